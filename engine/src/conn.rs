@@ -1,0 +1,517 @@
+//! Serving one connection: a reader that parses requests and hands them to the event queue,
+//! and a writer that puts the bytes the JS side produced on the wire. The engine does not
+//! interpret responses: Node's own `ServerResponse` serializes them, which is what keeps the
+//! bytes identical to `node:https` after Express swaps the response prototype.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+
+use crate::chunked::{ChunkedDecoder, Step};
+use crate::events::{self, EventQueue};
+use crate::limits::{Limits, KEEP_ALIVE_GRACE};
+use crate::request::{parse_head, Framing, ParseError};
+
+/// What the JS side asks of a connection's writer, in order.
+#[derive(Debug)]
+pub enum Command {
+    Write(Bytes),
+    /// Flush, send close_notify and FIN, then linger for the peer's close.
+    End,
+    /// Flush what is already queued (briefly), then close without lingering.
+    Destroy,
+}
+
+/// Bytes queued for a socket above which `write` reports backpressure; a DRAIN event follows
+/// once the writer has brought the queue back under it.
+pub const WRITE_HIGH_WATER: usize = 64 * 1024;
+/// Requests answered out of one connection's pipeline before reading stops until they are.
+const MAX_PIPELINED: usize = 64;
+const READ_CHUNK: usize = 16 * 1024;
+/// How long a closed connection keeps draining the peer's input, so unread request bytes do
+/// not turn our FIN into a RST that destroys the response in flight.
+const LINGER: Duration = Duration::from_secs(2);
+/// How long `destroy` waits for already-queued bytes (such as Node's 400 reply) to leave.
+const DESTROY_FLUSH: Duration = Duration::from_millis(500);
+/// The raw bytes reported with a client error are capped like Node's `rawPacket` chunk.
+const RAW_PACKET_MAX: usize = 64 * 1024;
+
+/// State shared between a connection's task and the handle the JS side calls into.
+#[derive(Debug)]
+pub struct ConnState {
+    pub id: u32,
+    queued: AtomicUsize,
+    want_drain: AtomicBool,
+    paused: AtomicBool,
+    /// Requests dispatched whose responses the JS side has not finished yet.
+    pending: AtomicUsize,
+    destroy_requested: AtomicBool,
+    /// The writer has shut down: the reader only drains the peer from now on.
+    closing: AtomicBool,
+    wake: Notify,
+}
+
+impl ConnState {
+    fn new(id: u32) -> Self {
+        ConnState {
+            id,
+            queued: AtomicUsize::new(0),
+            want_drain: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            pending: AtomicUsize::new(0),
+            destroy_requested: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            wake: Notify::new(),
+        }
+    }
+}
+
+/// The JS side's grip on a live connection.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    state: Arc<ConnState>,
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl ConnHandle {
+    /// Queues bytes; `false` means the caller should wait for a DRAIN event before more.
+    pub fn write(&self, data: Bytes) -> bool {
+        let len = data.len();
+        let total = self.state.queued.fetch_add(len, Ordering::SeqCst) + len;
+        if self.tx.send(Command::Write(data)).is_err() {
+            return true;
+        }
+        if total <= WRITE_HIGH_WATER {
+            return true;
+        }
+        self.state.want_drain.store(true, Ordering::SeqCst);
+        // The writer may have emptied the queue between our add and the store above; if so,
+        // take the flag back ourselves so nobody waits for a DRAIN that will not come.
+        self.state.queued.load(Ordering::SeqCst) <= WRITE_HIGH_WATER
+            && self.state.want_drain.swap(false, Ordering::SeqCst)
+    }
+
+    pub fn end(&self) {
+        let _ = self.tx.send(Command::End);
+    }
+
+    pub fn destroy(&self) {
+        self.state.destroy_requested.store(true, Ordering::SeqCst);
+        let _ = self.tx.send(Command::Destroy);
+        self.state.wake.notify_one();
+    }
+
+    /// Stops reading from the client (a paused request body turns into TCP backpressure).
+    pub fn pause(&self) {
+        self.state.paused.store(true, Ordering::SeqCst);
+    }
+
+    pub fn resume(&self) {
+        self.state.paused.store(false, Ordering::SeqCst);
+        self.state.wake.notify_one();
+    }
+
+    /// The response to the oldest pending request has been fully handed over.
+    pub fn response_done(&self) {
+        let _ = self
+            .state
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        self.state.wake.notify_one();
+    }
+
+    pub fn id(&self) -> u32 {
+        self.state.id
+    }
+}
+
+/// Everything a connection task needs from its server.
+pub struct ConnCtx {
+    pub state: Arc<ConnState>,
+    pub events: Arc<EventQueue>,
+    pub limits: Arc<Limits>,
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+/// Creates the handle/context pair for a new connection and the writer's command queue.
+pub fn new_connection(
+    id: u32,
+    events: Arc<EventQueue>,
+    limits: Arc<Limits>,
+) -> (ConnHandle, ConnCtx, mpsc::UnboundedReceiver<Command>) {
+    let state = Arc::new(ConnState::new(id));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = ConnHandle {
+        state: state.clone(),
+        tx: tx.clone(),
+    };
+    let ctx = ConnCtx {
+        state,
+        events,
+        limits,
+        tx,
+    };
+    (handle, ctx, rx)
+}
+
+/// Serves the connection until both directions are done. Returns the error that ended it,
+/// if any, for the CLOSE event.
+pub async fn serve<S>(
+    stream: S,
+    ctx: ConnCtx,
+    rx: mpsc::UnboundedReceiver<Command>,
+) -> Option<io::Error>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    let (read_result, write_result) = tokio::join!(read_loop(rd, &ctx), write_loop(wr, rx, &ctx));
+    read_result.err().or(write_result.err())
+}
+
+enum Body {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+enum Phase {
+    /// Waiting for (or inside) a request head; `started` is when its clock began.
+    Head {
+        started: Option<Instant>,
+    },
+    Body {
+        started: Instant,
+        body: Body,
+    },
+    /// A client error was reported; nothing more is parsed from this connection.
+    Failed,
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, ctx: &ConnCtx) -> io::Result<()> {
+    let state = &ctx.state;
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    // Node starts the first request's header clock when the connection is established.
+    let mut phase = Phase::Head {
+        started: Some(Instant::now()),
+    };
+    let mut idle_since: Option<Instant> = None;
+    loop {
+        if state.destroy_requested.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if state.closing.load(Ordering::SeqCst) {
+            linger(&mut rd, &mut buf).await;
+            return Ok(());
+        }
+        let paused = state.paused.load(Ordering::SeqCst);
+        if !paused && process(ctx, &mut phase, &mut buf) {
+            continue;
+        }
+        let pending = state.pending.load(Ordering::SeqCst);
+        let idle = matches!(phase, Phase::Head { started: None }) && buf.is_empty() && pending == 0;
+        if idle {
+            idle_since.get_or_insert_with(Instant::now);
+        } else {
+            idle_since = None;
+        }
+        let deadline = deadline(ctx, &phase, idle_since);
+        let pipeline_full = matches!(phase, Phase::Head { .. }) && pending >= MAX_PIPELINED;
+        let can_read = !(paused || pipeline_full || matches!(phase, Phase::Failed));
+        if can_read {
+            ctx.events.wait_for_room().await;
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+        }
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            read = rd.read_buf(&mut buf), if can_read => match read {
+                Ok(0) => {
+                    ctx.events.push(|e| e.head(events::PEER_END, state.id));
+                    wait_until_closed(state).await;
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = ctx.tx.send(Command::Destroy);
+                    return Err(e);
+                }
+            },
+            _ = sleep => {
+                if idle {
+                    // Keep-alive timeout: close quietly, as Node's socket timeout does.
+                    let _ = ctx.tx.send(Command::End);
+                    wait_until_closed(state).await;
+                } else {
+                    report_client_error(ctx, &mut phase, &buf, REQUEST_TIMEOUT);
+                }
+            },
+            _ = state.wake.notified() => {}
+        }
+    }
+}
+
+const REQUEST_TIMEOUT: ParseError = ParseError::new("ERR_HTTP_REQUEST_TIMEOUT", "Request timeout");
+
+/// Parses as much of `buf` as the phase allows and emits events. Returns true if it made
+/// progress (so the caller should try again before reading).
+fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
+    let id = ctx.state.id;
+    match phase {
+        Phase::Failed => false,
+        Phase::Head { started } => {
+            if buf.is_empty() || ctx.state.pending.load(Ordering::SeqCst) >= MAX_PIPELINED {
+                return false;
+            }
+            let started = *started.get_or_insert_with(Instant::now);
+            let head = match parse_head(buf, ctx.limits.max_header_size()) {
+                Ok(Some(head)) => head,
+                Ok(None) => {
+                    *phase = Phase::Head {
+                        started: Some(started),
+                    };
+                    return false;
+                }
+                Err(err) => {
+                    report_client_error(ctx, phase, buf, err);
+                    return false;
+                }
+            };
+            let mut flags = 0;
+            if head.framing != Framing::None {
+                flags |= events::FLAG_HAS_BODY;
+            }
+            if head.keep_alive {
+                flags |= events::FLAG_KEEP_ALIVE;
+            }
+            if head.upgrade {
+                flags |= events::FLAG_UPGRADE;
+            }
+            ctx.state.pending.fetch_add(1, Ordering::SeqCst);
+            ctx.events.push(|e| {
+                e.head(events::REQUEST, id);
+                e.u8(flags);
+                e.u8(head.minor_version);
+                e.str8(&buf[head.method.clone()]);
+                e.bytes32(&buf[head.target.clone()]);
+                e.u16(head.headers.len().min(u16::MAX as usize) as u16);
+                for (name, value) in head.headers.iter().take(u16::MAX as usize) {
+                    e.str16(&buf[name.clone()]);
+                    e.bytes32(&buf[value.clone()]);
+                }
+            });
+            buf.advance(head.len);
+            *phase = match head.framing {
+                Framing::None => Phase::Head { started: None },
+                Framing::Length(n) => Phase::Body {
+                    started,
+                    body: Body::Length(n),
+                },
+                Framing::Chunked => Phase::Body {
+                    started,
+                    body: Body::Chunked(ChunkedDecoder::default()),
+                },
+            };
+            true
+        }
+        Phase::Body { body, .. } => {
+            let step = match body {
+                Body::Length(remaining) => {
+                    if buf.is_empty() {
+                        return false;
+                    }
+                    let n = (*remaining).min(buf.len() as u64) as usize;
+                    *remaining -= n as u64;
+                    let data = buf.split_to(n);
+                    ctx.events.push(|e| {
+                        e.head(events::BODY, id);
+                        e.bytes32(&data);
+                    });
+                    if *remaining > 0 {
+                        return true;
+                    }
+                    Step::Done(Vec::new())
+                }
+                Body::Chunked(decoder) => match decoder.step(buf, ctx.limits.max_header_size()) {
+                    Ok(step) => step,
+                    Err(err) => {
+                        report_client_error(ctx, phase, buf, err);
+                        return false;
+                    }
+                },
+            };
+            match step {
+                Step::NeedMore => false,
+                Step::Data(data) => {
+                    ctx.events.push(|e| {
+                        e.head(events::BODY, id);
+                        e.bytes32(&data);
+                    });
+                    true
+                }
+                Step::Done(trailers) => {
+                    ctx.events.push(|e| {
+                        e.head(events::END, id);
+                        e.u16(trailers.len().min(u16::MAX as usize) as u16);
+                        for (name, value) in trailers.iter().take(u16::MAX as usize) {
+                            e.str16(name);
+                            e.bytes32(value);
+                        }
+                    });
+                    *phase = Phase::Head { started: None };
+                    true
+                }
+            }
+        }
+    }
+}
+
+fn report_client_error(ctx: &ConnCtx, phase: &mut Phase, buf: &[u8], err: ParseError) {
+    *phase = Phase::Failed;
+    let raw = &buf[..buf.len().min(RAW_PACKET_MAX)];
+    ctx.events.push(|e| {
+        e.head(events::CLIENT_ERROR, ctx.state.id);
+        e.str8(err.code.as_bytes());
+        e.str16(err.reason.as_bytes());
+        e.bytes32(raw);
+    });
+}
+
+/// When the current wait must end: the header and request clocks while a request is being
+/// received, the keep-alive clock while idle, nothing while a response is being produced.
+fn deadline(ctx: &ConnCtx, phase: &Phase, idle_since: Option<Instant>) -> Option<Instant> {
+    let limits = &ctx.limits;
+    let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match phase {
+        Phase::Failed => None,
+        Phase::Head {
+            started: Some(started),
+        } => earliest(
+            limits.headers_timeout().map(|d| *started + d),
+            limits.request_timeout().map(|d| *started + d),
+        ),
+        Phase::Head { started: None } => idle_since.and_then(|since| {
+            limits
+                .keep_alive_timeout()
+                .map(|d| since + d + KEEP_ALIVE_GRACE)
+        }),
+        Phase::Body { started, .. } => limits.request_timeout().map(|d| *started + d),
+    }
+}
+
+async fn wait_until_closed(state: &ConnState) {
+    while !state.closing.load(Ordering::SeqCst) && !state.destroy_requested.load(Ordering::SeqCst) {
+        state.wake.notified().await;
+    }
+}
+
+async fn linger<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) {
+    let drain = async {
+        loop {
+            buf.clear();
+            match rd.read_buf(buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+/// Small writes queued together go out as one TLS record.
+const COALESCE_MAX: usize = 64 * 1024;
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    ctx: &ConnCtx,
+) -> io::Result<()> {
+    let state = &ctx.state;
+    let result = async {
+        let mut next = rx.recv().await;
+        while let Some(cmd) = next.take() {
+            match cmd {
+                Command::Write(first) => {
+                    let mut total = first.len();
+                    let mut pieces = vec![first];
+                    while let Ok(cmd) = rx.try_recv() {
+                        match cmd {
+                            Command::Write(more) => {
+                                total += more.len();
+                                pieces.push(more);
+                            }
+                            other => {
+                                next = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    let write = write_pieces(&mut wr, &pieces, total);
+                    if state.destroy_requested.load(Ordering::SeqCst) {
+                        tokio::time::timeout(DESTROY_FLUSH, write)
+                            .await
+                            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+                    } else {
+                        write.await?;
+                    }
+                    let left = state.queued.fetch_sub(total, Ordering::SeqCst) - total;
+                    if left <= WRITE_HIGH_WATER && state.want_drain.swap(false, Ordering::SeqCst) {
+                        ctx.events.push(|e| e.head(events::DRAIN, state.id));
+                    }
+                }
+                Command::End => {
+                    wr.shutdown().await?;
+                    return Ok(());
+                }
+                Command::Destroy => {
+                    let _ = tokio::time::timeout(DESTROY_FLUSH, wr.shutdown()).await;
+                    return Ok(());
+                }
+            }
+            if next.is_none() {
+                next = rx.recv().await;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if result.is_err() {
+        state.destroy_requested.store(true, Ordering::SeqCst);
+    }
+    state.closing.store(true, Ordering::SeqCst);
+    state.wake.notify_one();
+    result
+}
+
+async fn write_pieces<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    pieces: &[Bytes],
+    total: usize,
+) -> io::Result<()> {
+    if pieces.len() > 1 && total <= COALESCE_MAX {
+        let mut joined = BytesMut::with_capacity(total);
+        for p in pieces {
+            joined.extend_from_slice(p);
+        }
+        wr.write_all(&joined).await?;
+    } else {
+        for p in pieces {
+            wr.write_all(p).await?;
+        }
+    }
+    wr.flush().await
+}

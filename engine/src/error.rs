@@ -1,0 +1,137 @@
+//! Errors the engine reports, each with the Node-style `code` the JS layer exposes.
+
+use std::fmt;
+use std::io;
+
+/// Every failure the engine can hand back to its caller. The napi glue maps each to a JS
+/// `Error` with `code` set to [`EngineError::code`], so users can match on the same codes
+/// Node's own `https` uses where an equivalent exists.
+#[derive(Debug)]
+pub enum EngineError {
+    /// No PEM block of the expected kind was found (Node: `ERR_OSSL_PEM_NO_START_LINE`).
+    PemNoStartLine { what: &'static str },
+    /// A PEM block was found but could not be decoded.
+    PemInvalid { what: &'static str, detail: String },
+    /// The private key is encrypted and no (or a wrong) passphrase was given.
+    KeyEncrypted,
+    /// The private key does not belong to the certificate.
+    KeyCertMismatch,
+    /// rustls refused the key (unsupported algorithm or curve).
+    KeyUnsupported { detail: String },
+    /// A `ca` certificate could not be used as a trust anchor.
+    BadCa { detail: String },
+    /// Any other TLS configuration problem.
+    TlsConfig { detail: String },
+    /// An https server was created without a certificate.
+    MissingCertificate,
+    /// Socket-level failure (bind/listen); keeps the OS errno for Node's error shape.
+    Io {
+        syscall: &'static str,
+        source: io::Error,
+    },
+    /// The listener cannot be started a second time.
+    AlreadyListening,
+    /// Self-signed certificate generation failed.
+    CertGeneration { detail: String },
+    /// The I/O threads could not be started.
+    Runtime,
+}
+
+impl EngineError {
+    /// The Node-style code: `ERR_*` for configuration errors, the errno name for socket errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::PemNoStartLine { .. } => "ERR_OSSL_PEM_NO_START_LINE",
+            EngineError::PemInvalid { .. } => "ERR_OSSL_PEM_BAD_BASE64_DECODE",
+            EngineError::KeyEncrypted => "ERR_OSSL_BAD_DECRYPT",
+            EngineError::KeyCertMismatch => "ERR_OSSL_X509_KEY_VALUES_MISMATCH",
+            EngineError::KeyUnsupported { .. } => "ERR_OSSL_UNSUPPORTED",
+            EngineError::BadCa { .. } => "ERR_OSSL_X509_CERT_BAD_CA",
+            EngineError::TlsConfig { .. } => "ERR_TLS_INVALID_CONTEXT",
+            EngineError::MissingCertificate => "ERR_TLS_MISSING_CERT",
+            EngineError::Io { source, .. } => errno_name(source),
+            EngineError::AlreadyListening => "ERR_SERVER_ALREADY_LISTEN",
+            EngineError::CertGeneration { .. } => "ERR_RHTTPS_CERT_GENERATION",
+            EngineError::Runtime => "ERR_RHTTPS_RUNTIME",
+        }
+    }
+
+    /// The OS errno for socket errors (positive, as Rust reports it).
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            EngineError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    pub fn syscall(&self) -> Option<&'static str> {
+        match self {
+            EngineError::Io { syscall, .. } => Some(syscall),
+            _ => None,
+        }
+    }
+}
+
+fn errno_name(err: &io::Error) -> &'static str {
+    match err.kind() {
+        io::ErrorKind::AddrInUse => "EADDRINUSE",
+        io::ErrorKind::AddrNotAvailable => "EADDRNOTAVAIL",
+        io::ErrorKind::PermissionDenied => "EACCES",
+        io::ErrorKind::InvalidInput => "EINVAL",
+        io::ErrorKind::ConnectionReset => "ECONNRESET",
+        _ => "EIO",
+    }
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::PemNoStartLine { what } => write!(
+                f,
+                "no PEM {what} found: expected a block starting with '-----BEGIN', \
+                 check that the file is PEM (not DER) and that key and cert are not swapped"
+            ),
+            EngineError::PemInvalid { what, detail } => {
+                write!(f, "the PEM {what} could not be decoded ({detail})")
+            }
+            EngineError::KeyEncrypted => write!(
+                f,
+                "the private key is encrypted: pass the right `passphrase` option, \
+                 or decrypt it with `openssl pkey -in key.pem -out plain.pem`"
+            ),
+            EngineError::KeyCertMismatch => write!(
+                f,
+                "key values mismatch: the private key does not belong to the first certificate \
+                 in `cert` (put the leaf certificate first and pass its own key)"
+            ),
+            EngineError::KeyUnsupported { detail } => {
+                write!(f, "the private key cannot be used: {detail}")
+            }
+            EngineError::BadCa { detail } => {
+                write!(f, "a `ca` certificate is not usable: {detail}")
+            }
+            EngineError::TlsConfig { detail } => write!(f, "invalid TLS configuration: {detail}"),
+            EngineError::MissingCertificate => write!(
+                f,
+                "an HTTPS server needs a certificate: pass `key` and `cert` (PEM), \
+                 or use createSelfSignedCertificate() for development"
+            ),
+            EngineError::Io { source, .. } => write!(f, "{source}"),
+            EngineError::AlreadyListening => {
+                write!(
+                    f,
+                    "Listen method has been called more than once without closing."
+                )
+            }
+            EngineError::CertGeneration { detail } => {
+                write!(f, "could not generate a self-signed certificate: {detail}")
+            }
+            EngineError::Runtime => write!(
+                f,
+                "could not start the I/O threads (is the process out of threads or memory?)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}

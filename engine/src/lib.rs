@@ -1,0 +1,17 @@
+//! The rhttps engine: listener, TLS, HTTP/1.1 connection serving, limits and timeouts.
+//! It knows nothing of Node: it produces events into a flat buffer (`events`) and takes
+//! commands per connection (`Server::write`, `end`, ...). The napi glue lives in the root crate.
+
+pub mod chunked;
+pub mod conn;
+pub mod error;
+pub mod events;
+pub mod limits;
+pub mod request;
+pub mod runtime;
+pub mod selfsigned;
+pub mod server;
+pub mod tls;
+
+pub use error::EngineError;
+pub use server::{ListenOptions, Server};

@@ -1,0 +1,322 @@
+//! Parsing a request head with httparse and deciding its body framing, with the same
+//! rejections (and llhttp error codes) that Node's parser gives.
+
+use std::ops::Range;
+
+/// A rejected request: Node's `clientError` carries `code` (llhttp's `HPE_*`) and `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseError {
+    pub code: &'static str,
+    pub reason: &'static str,
+}
+
+impl ParseError {
+    pub const fn new(code: &'static str, reason: &'static str) -> Self {
+        ParseError { code, reason }
+    }
+}
+
+pub const HEADER_OVERFLOW: ParseError = ParseError::new("HPE_HEADER_OVERFLOW", "Header overflow");
+
+/// How the request body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// A parsed head, as byte ranges into the buffer it was parsed from (no copies).
+#[derive(Debug)]
+pub struct Head {
+    pub method: Range<usize>,
+    pub target: Range<usize>,
+    pub minor_version: u8,
+    pub headers: Vec<(Range<usize>, Range<usize>)>,
+    pub framing: Framing,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+    /// Bytes of the buffer the head occupied.
+    pub len: usize,
+}
+
+/// Headers parsed on the stack before falling back to a heap array.
+const INLINE_HEADERS: usize = 64;
+
+/// Parses a request head from `buf`. `Ok(None)` means more bytes are needed; a head larger than
+/// `max_size` is rejected as Node rejects it (431 via `HPE_HEADER_OVERFLOW`).
+pub fn parse_head(buf: &[u8], max_size: usize) -> Result<Option<Head>, ParseError> {
+    let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
+    match parse_with(buf, &mut inline, max_size) {
+        Err(ParseError {
+            code: "HPE_TOO_MANY",
+            ..
+        }) => {
+            // Every header line takes at least 3 bytes ("a:\n"), which bounds the array.
+            let mut heap = vec![httparse::EMPTY_HEADER; (max_size / 3).max(INLINE_HEADERS * 2)];
+            match parse_with(buf, &mut heap, max_size) {
+                Err(ParseError {
+                    code: "HPE_TOO_MANY",
+                    ..
+                }) => Err(HEADER_OVERFLOW),
+                other => other,
+            }
+        }
+        other => other,
+    }
+}
+
+fn parse_with<'b>(
+    buf: &'b [u8],
+    headers: &mut [httparse::Header<'b>],
+    max_size: usize,
+) -> Result<Option<Head>, ParseError> {
+    let mut req = httparse::Request::new(headers);
+    let status = match req.parse(buf) {
+        Ok(s) => s,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(ParseError::new("HPE_TOO_MANY", "too many headers"))
+        }
+        Err(e) => {
+            // An oversized head that is still incomplete is reported as overflow, not garbage.
+            if buf.len() > max_size && !matches!(e, httparse::Error::Token) {
+                return Err(HEADER_OVERFLOW);
+            }
+            return Err(map_httparse(e));
+        }
+    };
+    let len = match status {
+        httparse::Status::Complete(n) => n,
+        httparse::Status::Partial => {
+            return if buf.len() > max_size {
+                Err(HEADER_OVERFLOW)
+            } else {
+                Ok(None)
+            };
+        }
+    };
+    if len > max_size {
+        return Err(HEADER_OVERFLOW);
+    }
+    let base = buf.as_ptr() as usize;
+    let range = |s: &[u8]| {
+        let start = s.as_ptr() as usize - base;
+        start..start + s.len()
+    };
+    let method = req.method.map(|m| range(m.as_bytes())).unwrap_or(0..0);
+    let target = req.path.map(|p| range(p.as_bytes())).unwrap_or(0..0);
+    let minor_version = req.version.unwrap_or(1);
+
+    let mut framing = Framing::None;
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut has_te = false;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    let mut conn_upgrade = false;
+    let mut has_upgrade = false;
+    let mut out = Vec::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        let value = h.value;
+        if name.eq_ignore_ascii_case(b"content-length") {
+            if content_length.is_some() {
+                return Err(ParseError::new(
+                    "HPE_UNEXPECTED_CONTENT_LENGTH",
+                    "Duplicate Content-Length",
+                ));
+            }
+            content_length = Some(parse_content_length(value)?);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            has_te = true;
+            // Only the final coding decides the framing (RFC 9112 6.3).
+            chunked = last_token(value).eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in value.split(|&b| b == b',') {
+                let token = trim(token);
+                conn_close |= token.eq_ignore_ascii_case(b"close");
+                conn_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                conn_upgrade |= token.eq_ignore_ascii_case(b"upgrade");
+            }
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            has_upgrade = true;
+        }
+        out.push((range(name), range(value)));
+    }
+    if has_te {
+        if content_length.is_some() {
+            return Err(ParseError::new(
+                "HPE_UNEXPECTED_CONTENT_LENGTH",
+                "Content-Length can't be present with Transfer-Encoding",
+            ));
+        }
+        if !chunked {
+            return Err(ParseError::new(
+                "HPE_INVALID_TRANSFER_ENCODING",
+                "Request has invalid `Transfer-Encoding`",
+            ));
+        }
+        framing = Framing::Chunked;
+    } else if let Some(n) = content_length {
+        if n > 0 {
+            framing = Framing::Length(n);
+        }
+    }
+    let is_connect = buf[method.clone()].eq_ignore_ascii_case(b"CONNECT");
+    let keep_alive = if minor_version >= 1 {
+        !conn_close
+    } else {
+        conn_keep_alive && !conn_close
+    };
+    Ok(Some(Head {
+        method,
+        target,
+        minor_version,
+        headers: out,
+        framing,
+        keep_alive,
+        upgrade: is_connect || (conn_upgrade && has_upgrade),
+        len,
+    }))
+}
+
+fn map_httparse(e: httparse::Error) -> ParseError {
+    use httparse::Error::*;
+    match e {
+        HeaderName => ParseError::new("HPE_INVALID_HEADER_TOKEN", "Invalid header token"),
+        HeaderValue => ParseError::new("HPE_INVALID_HEADER_TOKEN", "Invalid header value char"),
+        NewLine => ParseError::new("HPE_LF_EXPECTED", "Missing expected LF after header value"),
+        Token => ParseError::new("HPE_INVALID_METHOD", "Invalid method encountered"),
+        Version => ParseError::new("HPE_INVALID_VERSION", "Invalid HTTP version"),
+        TooManyHeaders => HEADER_OVERFLOW,
+        Status => ParseError::new("HPE_INVALID_STATUS", "Invalid status code"),
+    }
+}
+
+fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
+    const INVALID: ParseError = ParseError::new(
+        "HPE_INVALID_CONTENT_LENGTH",
+        "Invalid character in Content-Length",
+    );
+    let digits = trim(value);
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(INVALID);
+    }
+    digits
+        .iter()
+        .try_fold(0u64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+        .ok_or(INVALID)
+}
+
+fn last_token(value: &[u8]) -> &[u8] {
+    trim(value.rsplit(|&b| b == b',').next().unwrap_or(value))
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &s[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Option<Head>, ParseError> {
+        parse_head(s.as_bytes(), 16 * 1024)
+    }
+
+    #[test]
+    fn keeps_raw_target_and_header_case() {
+        let raw = "GET /a%20b?x=1#f HTTP/1.1\r\nHost: h\r\nX-Custom: V\r\n\r\n";
+        let head = parse(raw).unwrap().unwrap();
+        assert_eq!(&raw[head.target.clone()], "/a%20b?x=1#f");
+        assert_eq!(&raw[head.headers[1].0.clone()], "X-Custom");
+        assert_eq!(head.len, raw.len());
+        assert!(head.keep_alive);
+        assert_eq!(head.framing, Framing::None);
+    }
+
+    #[test]
+    fn partial_head_asks_for_more() {
+        assert!(parse("GET / HTTP/1.1\r\nHost: h\r\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn http10_closes_unless_keep_alive_asked() {
+        assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().unwrap().keep_alive);
+        let ka = parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+        assert!(ka.unwrap().unwrap().keep_alive);
+        let close = parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(!close.unwrap().unwrap().keep_alive);
+    }
+
+    #[test]
+    fn framing_from_length_and_chunked() {
+        let cl = parse("POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(cl.framing, Framing::Length(12));
+        let te = parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!(te.unwrap().unwrap().framing, Framing::Chunked);
+    }
+
+    #[test]
+    fn rejects_smuggling_shapes() {
+        let both =
+            parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!(both.unwrap_err().code, "HPE_UNEXPECTED_CONTENT_LENGTH");
+        let dup = parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n");
+        assert_eq!(dup.unwrap_err().code, "HPE_UNEXPECTED_CONTENT_LENGTH");
+        let bad = parse("POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n");
+        assert_eq!(bad.unwrap_err().code, "HPE_INVALID_CONTENT_LENGTH");
+        let te = parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+        assert_eq!(te.unwrap_err().code, "HPE_INVALID_TRANSFER_ENCODING");
+    }
+
+    #[test]
+    fn oversized_head_is_header_overflow() {
+        let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000));
+        assert_eq!(parse(&big).unwrap_err(), HEADER_OVERFLOW);
+        let partial = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(20_000));
+        assert_eq!(parse(&partial).unwrap_err(), HEADER_OVERFLOW);
+    }
+
+    #[test]
+    fn many_headers_within_size_are_accepted() {
+        let mut raw = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..300 {
+            raw.push_str(&format!("h{i}: v\r\n"));
+        }
+        raw.push_str("\r\n");
+        assert_eq!(parse(&raw).unwrap().unwrap().headers.len(), 300);
+    }
+
+    #[test]
+    fn garbage_is_a_parse_error() {
+        assert_eq!(
+            parse("G(T / HTTP/1.1\r\n\r\n").unwrap_err().code,
+            "HPE_INVALID_METHOD"
+        );
+        assert_eq!(
+            parse("GET / HTTP/9.9\r\n\r\n").unwrap_err().code,
+            "HPE_INVALID_VERSION"
+        );
+    }
+
+    #[test]
+    fn upgrade_needs_connection_token_and_header() {
+        let up = parse("GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        assert!(up.unwrap().unwrap().upgrade);
+        let no = parse("GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+        assert!(!no.unwrap().unwrap().upgrade);
+    }
+}

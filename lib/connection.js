@@ -1,0 +1,243 @@
+'use strict';
+// The HTTP side of one connection, after Node's lib/_http_server.js: genuine IncomingMessage
+// and ServerResponse objects, responses queued in order for pipelined requests, keep-alive
+// bookkeeping, Node's clientError defaults. The engine has already parsed the requests.
+
+const http = require('node:http');
+const { STATUS_CODES } = http;
+const { FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE } = require('./events');
+
+const continueExpression = /(?:^|\W)100-continue(?:$|\W)/i;
+
+const badRequestResponse = clientErrorResponse(400);
+const requestTimeoutResponse = clientErrorResponse(408);
+const headerFieldsTooLargeResponse = clientErrorResponse(431);
+const chunkExtensionsTooLargeResponse = clientErrorResponse(413);
+
+function clientErrorResponse(code) {
+  return Buffer.from(`HTTP/1.1 ${code} ${STATUS_CODES[code]}\r\nConnection: close\r\n\r\n`, 'ascii');
+}
+
+function connResetException(message) {
+  const err = new Error(message);
+  err.code = 'ECONNRESET';
+  return err;
+}
+
+class Connection {
+  constructor(server, socket) {
+    this.server = server;
+    this.socket = socket;
+    // Requests whose responses are not finished, oldest first (Node's state.incoming).
+    this.incoming = [];
+    // Responses waiting for the socket while an earlier one is written (state.outgoing).
+    this.outgoing = [];
+    // The request whose body is still arriving.
+    this.receiving = null;
+    this.requestsCount = 0;
+    socket.on('error', socketOnError);
+    socket.on('timeout', socketOnTimeout);
+    if (server.timeout > 0) socket.setTimeout(server.timeout);
+  }
+
+  onRequest(method, url, minor, rawHeaders, flags) {
+    const server = this.server;
+    const socket = this.socket;
+    socket._touch();
+    const req = new server._IncomingMessage(socket);
+    req.method = method;
+    req.url = url;
+    req.httpVersionMajor = 1;
+    req.httpVersionMinor = minor;
+    req.httpVersion = minor === 1 ? '1.1' : '1.0';
+    const max = server.maxHeadersCount;
+    const count = max > 0 ? Math.min(rawHeaders.length, max * 2) : rawHeaders.length;
+    req._addHeaderLines(rawHeaders, count);
+    req.upgrade = (flags & FLAG_UPGRADE) !== 0;
+    const hasBody = (flags & FLAG_HAS_BODY) !== 0;
+    this.receiving = hasBody ? req : null;
+
+    if (req.upgrade && !(method === 'CONNECT' || server.listenerCount('upgrade') > 0)) {
+      req.upgrade = false;
+    }
+    if (req.upgrade) {
+      // Raw sockets for 'upgrade' and 'connect' are not carried yet: refuse as Node does
+      // when nobody handles CONNECT, rather than pretend.
+      socket.destroy();
+      return;
+    }
+    this.incoming.push(req);
+
+    const res = new server._ServerResponse(req, {
+      highWaterMark: socket.writableHighWaterMark,
+      rejectNonStandardBodyWrites: server.rejectNonStandardBodyWrites,
+    });
+    res._keepAliveTimeout = server.keepAliveTimeout;
+    res._maxRequestsPerSocket = server.maxRequestsPerSocket;
+    res.shouldKeepAlive = (flags & FLAG_KEEP_ALIVE) !== 0;
+    if (socket._httpMessage) this.outgoing.push(res);
+    else res.assignSocket(socket);
+    res.on('finish', () => this.onResponseFinish(req, res));
+
+    if (!this.dispatch(req, res)) server.emit('request', req, res);
+    if (!hasBody) {
+      req.complete = true;
+      req.push(null);
+    }
+  }
+
+  // Node's special cases before 'request': missing Host, maxRequestsPerSocket, Expect.
+  // Returns true when the request was answered here.
+  dispatch(req, res) {
+    const server = this.server;
+    if (req.httpVersionMinor !== 1) return false;
+    if (server.requireHostHeader && req.headers.host === undefined) {
+      res.writeHead(400, ['Connection', 'close']);
+      res.end();
+      return true;
+    }
+    const limited = typeof server.maxRequestsPerSocket === 'number' && server.maxRequestsPerSocket > 0;
+    if (limited) {
+      this.requestsCount++;
+      res.maxRequestsOnConnectionReached = server.maxRequestsPerSocket <= this.requestsCount;
+      if (server.maxRequestsPerSocket < this.requestsCount) {
+        server.emit('dropRequest', req, this.socket);
+        res.writeHead(503);
+        res.end();
+        return true;
+      }
+    }
+    if (req.headers.expect === undefined) return false;
+    if (continueExpression.test(req.headers.expect)) {
+      res._expect_continue = true;
+      if (server.listenerCount('checkContinue') > 0) {
+        server.emit('checkContinue', req, res);
+      } else {
+        res.writeContinue();
+        server.emit('request', req, res);
+      }
+    } else if (server.listenerCount('checkExpectation') > 0) {
+      server.emit('checkExpectation', req, res);
+    } else {
+      res.writeHead(417);
+      res.end();
+    }
+    return true;
+  }
+
+  onBody(chunk) {
+    const req = this.receiving;
+    if (req === null || req.destroyed) return;
+    this.socket._touch();
+    this.socket.bytesRead += chunk.length;
+    // The chunk is a view into the batch buffer; push takes it without copying.
+    if (!req.push(chunk)) this.socket.pause();
+  }
+
+  onEnd(rawTrailers) {
+    const req = this.receiving;
+    this.receiving = null;
+    if (req === null || req.destroyed) return;
+    req.complete = true;
+    if (rawTrailers.length > 0) req._addHeaderLines(rawTrailers, rawTrailers.length);
+    req.push(null);
+  }
+
+  onResponseFinish(req, res) {
+    const socket = this.socket;
+    const idx = this.incoming.indexOf(req);
+    if (idx !== -1) this.incoming.splice(idx, 1);
+    // Unread request bodies are drained, as Node does, so the next request can be parsed.
+    if (!req._consuming && !req._readableState.resumeScheduled) req._dump();
+    res.detachSocket(socket);
+    process.nextTick(emitCloseNT, res);
+    socket._native.responseDone(socket._id);
+    if (res._last) {
+      socket.destroySoon();
+    } else if (this.outgoing.length === 0) {
+      if (this.server._closing && this.incoming.length === 0) socket.destroySoon();
+    } else {
+      const next = this.outgoing.shift();
+      next.assignSocket(socket);
+    }
+  }
+
+  // The client sent FIN. Node's http server does not stay half-open by default.
+  onPeerEnd() {
+    const socket = this.socket;
+    if (!this.server.httpAllowHalfOpen) {
+      if (socket.writable) socket.end();
+    } else if (this.outgoing.length) {
+      this.outgoing[this.outgoing.length - 1]._last = true;
+    } else if (socket._httpMessage) {
+      socket._httpMessage._last = true;
+    } else if (socket.writable) {
+      socket.end();
+    }
+  }
+
+  onClose(code, message) {
+    const err = code ? Object.assign(new Error(message || code), { code }) : undefined;
+    while (this.incoming.length) {
+      const req = this.incoming.shift();
+      req.destroy(connResetException('aborted'));
+    }
+    const receiving = this.receiving;
+    if (receiving !== null && !receiving.destroyed) receiving.destroy(connResetException('aborted'));
+    this.socket._onEngineClose(err);
+  }
+
+  onClientError(code, reason, rawPacket) {
+    const err = new Error(code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'Request timeout' : `Parse Error: ${reason}`);
+    err.code = code;
+    if (code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+      err.reason = reason;
+      err.bytesParsed = 0;
+      // Copied: the event buffer's memory is reused for the next batch's views.
+      err.rawPacket = Buffer.from(rawPacket);
+    }
+    socketOnError.call(this.socket, err);
+  }
+}
+
+function emitCloseNT(res) {
+  if (!res._closed) {
+    res.destroyed = true;
+    res._closed = true;
+    res.emit('close');
+  }
+}
+
+const noop = () => {};
+
+// Node's socketOnError: 'clientError' if anyone listens, else a minimal error response.
+function socketOnError(e) {
+  this.removeListener('error', socketOnError);
+  if (this.listenerCount('error', noop) === 0) this.on('error', noop);
+  if (!this.server.emit('clientError', e, this)) {
+    if (this.writable && (!this._httpMessage || !this._httpMessage._headerSent)) {
+      let response;
+      switch (e.code) {
+        case 'HPE_HEADER_OVERFLOW': response = headerFieldsTooLargeResponse; break;
+        case 'HPE_CHUNK_EXTENSIONS_OVERFLOW': response = chunkExtensionsTooLargeResponse; break;
+        case 'ERR_HTTP_REQUEST_TIMEOUT': response = requestTimeoutResponse; break;
+        default: response = badRequestResponse;
+      }
+      this.write(response);
+    }
+    this.destroy(e);
+  }
+}
+
+// Node's socketOnTimeout: the request, response and server each get a chance to handle it.
+function socketOnTimeout() {
+  const conn = this.server._connections.get(this._id);
+  const req = conn && conn.receiving;
+  const reqTimeout = req && !req.complete && req.emit('timeout', this);
+  const res = this._httpMessage;
+  const resTimeout = res && res.emit('timeout', this);
+  const serverTimeout = this.server.emit('timeout', this);
+  if (!reqTimeout && !resTimeout && !serverTimeout) this.destroy();
+}
+
+module.exports = { Connection };

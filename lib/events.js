@@ -1,0 +1,93 @@
+'use strict';
+// Decodes one batch of engine events (layout: engine/src/events.rs) and hands each to the
+// server's connection handlers. Strings are latin1, as Node's own parser produces them.
+
+const OPEN = 1;
+const REQUEST = 2;
+const BODY = 3;
+const END = 4;
+const PEER_END = 5;
+const CLOSE = 6;
+const DRAIN = 7;
+const CLIENT_ERROR = 8;
+const TLS_ERROR = 9;
+const ACCEPT_ERROR = 10;
+
+const FLAG_HAS_BODY = 1;
+const FLAG_KEEP_ALIVE = 2;
+const FLAG_UPGRADE = 4;
+
+class Reader {
+  constructor(buf) {
+    this.buf = buf;
+    this.o = 0;
+  }
+  u8() { return this.buf[this.o++]; }
+  u16() { const v = this.buf.readUInt16LE(this.o); this.o += 2; return v; }
+  u32() { const v = this.buf.readUInt32LE(this.o); this.o += 4; return v; }
+  i32() { const v = this.buf.readInt32LE(this.o); this.o += 4; return v; }
+  str(len) { const s = this.buf.latin1Slice(this.o, this.o + len); this.o += len; return s; }
+  str8() { return this.str(this.u8()); }
+  str16() { return this.str(this.u16()); }
+  str32() { return this.str(this.u32()); }
+  utf16() { const len = this.u16(); const s = this.buf.utf8Slice(this.o, this.o + len); this.o += len; return s; }
+  bytes32() { const len = this.u32(); const b = this.buf.subarray(this.o, this.o + len); this.o += len; return b; }
+  addr() { return { address: this.str8(), port: this.u16(), family: this.u8() }; }
+  headers(count) {
+    const raw = new Array(count * 2);
+    for (let i = 0; i < raw.length; i += 2) {
+      raw[i] = this.str16();
+      raw[i + 1] = this.str32();
+    }
+    return raw;
+  }
+}
+
+// Calls `sink` once per event. An exception from application code (a 'request' listener)
+// must not lose the rest of the batch, so it is collected and rethrown after the batch, where
+// it reaches 'uncaughtException' as it would on node:https.
+function dispatch(buf, sink) {
+  const r = new Reader(buf);
+  let failure = null;
+  while (r.o < buf.length) {
+    const kind = r.u8();
+    const id = r.u32();
+    try {
+      switch (kind) {
+        case OPEN: {
+          const remote = r.addr();
+          const local = r.addr();
+          const tls = { protocol: r.str8(), cipher: r.str8(), alpn: r.str8(), servername: r.str8() };
+          sink.onOpen(id, remote, local, tls);
+          break;
+        }
+        case REQUEST: {
+          const flags = r.u8();
+          const minor = r.u8();
+          const method = r.str8();
+          const url = r.str32();
+          const rawHeaders = r.headers(r.u16());
+          sink.onRequest(id, method, url, minor, rawHeaders, flags);
+          break;
+        }
+        case BODY: sink.onBody(id, r.bytes32()); break;
+        case END: sink.onEnd(id, r.headers(r.u16())); break;
+        case PEER_END: sink.onPeerEnd(id); break;
+        case CLOSE: sink.onClose(id, r.str8(), r.utf16()); break;
+        case DRAIN: sink.onDrain(id); break;
+        case CLIENT_ERROR: sink.onClientError(id, r.str8(), r.utf16(), r.bytes32()); break;
+        case TLS_ERROR: sink.onTlsError(r.str8(), r.utf16(), r.addr()); break;
+        case ACCEPT_ERROR: sink.onAcceptError(r.i32(), r.utf16()); break;
+        default:
+          throw new Error(`rhttps: unknown engine event ${kind} (binary and JS layer out of step)`);
+      }
+    } catch (err) {
+      if (failure === null) failure = err;
+    }
+  }
+  if (failure !== null) {
+    process.nextTick(() => { throw failure; });
+  }
+}
+
+module.exports = { dispatch, FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE };

@@ -1,0 +1,348 @@
+'use strict';
+// Server classes that pass `instanceof https.Server` (or `http.Server`), `tls.Server` and
+// `net.Server`, without running those constructors: the listening socket, TLS and HTTP
+// parsing live in the engine. Every method of net.Server that touches a handle is replaced.
+
+const EventEmitter = require('node:events');
+const http = require('node:http');
+const dns = require('node:dns');
+const net = require('node:net');
+const { NativeServer } = require('./native');
+const { dispatch } = require('./events');
+const { RhttpsSocket } = require('./socket');
+const { Connection } = require('./connection');
+const { normalizeListenArgs } = require('./listen-args');
+const { tlsInput } = require('./tls-options');
+const { nodeError, listenError, invalidArgType, outOfRange } = require('./errors');
+
+const kState = Symbol('rhttps.state');
+
+// Per-server state, and the sink the engine's events are dispatched to. Kept off the server
+// object so application code cannot collide with it.
+class ServerState {
+  constructor(server, options, secure) {
+    this.server = server;
+    this.secure = secure;
+    this.connections = new Map();
+    this.address = null;
+    this.listening = false;
+    this.binding = false;
+    this.closing = false;
+    this.refed = true;
+    this.nativeRefed = false;
+    this.limits = {};
+    this.native = new NativeServer(secure ? tlsInput(options) : null, () => this.onEvents());
+  }
+
+  onEvents() {
+    dispatch(this.native.takeEvents(), this);
+  }
+
+  updateRef() {
+    const want = this.refed && (this.listening || this.connections.size > 0);
+    if (want !== this.nativeRefed) {
+      if (want) this.native.ref();
+      else this.native.unref();
+      this.nativeRefed = want;
+    }
+  }
+
+  maybeEmitClose() {
+    if (this.listening || this.binding || this.connections.size > 0) return;
+    process.nextTick(() => this.server.emit('close'));
+  }
+
+  bind(host, opts) {
+    const server = this.server;
+    let addr;
+    try {
+      addr = this.native.listen(host, opts.port, opts.backlog, opts.ipv6Only);
+    } catch (e) {
+      this.binding = false;
+      const shown = host === null ? (net.isIPv6('::') ? '::' : '0.0.0.0') : host;
+      const err = e.code && /^E[A-Z]+$/.test(e.code) ? listenError(e.code, shown, opts.port, e.message) : e;
+      process.nextTick(() => server.emit('error', err));
+      return;
+    }
+    this.binding = false;
+    this.listening = true;
+    this.closing = false;
+    this.address = addr;
+    this.updateRef();
+    process.nextTick(() => server.emit('listening'));
+  }
+
+  // Engine events, one method per kind (see lib/events.js).
+  onOpen(id, remote, local, tls) {
+    const server = this.server;
+    const socket = new RhttpsSocket(this.native, id, remote, local, this.secure ? tls : null, server);
+    this.connections.set(id, new Connection(server, socket));
+    this.updateRef();
+    server.emit('connection', socket);
+    if (this.secure) server.emit('secureConnection', socket);
+  }
+
+  onRequest(id, method, url, minor, rawHeaders, flags) {
+    const conn = this.connections.get(id);
+    if (conn !== undefined) conn.onRequest(method, url, minor, rawHeaders, flags);
+  }
+
+  onBody(id, chunk) {
+    const conn = this.connections.get(id);
+    if (conn !== undefined) conn.onBody(chunk);
+  }
+
+  onEnd(id, rawTrailers) {
+    const conn = this.connections.get(id);
+    if (conn !== undefined) conn.onEnd(rawTrailers);
+  }
+
+  onPeerEnd(id) {
+    const conn = this.connections.get(id);
+    if (conn !== undefined) conn.onPeerEnd();
+  }
+
+  onDrain(id) {
+    const conn = this.connections.get(id);
+    if (conn !== undefined) conn.socket._onDrain();
+  }
+
+  onClientError(id, code, reason, raw) {
+    const conn = this.connections.get(id);
+    if (conn !== undefined) conn.onClientError(code, reason, raw);
+  }
+
+  onClose(id, code, message) {
+    const conn = this.connections.get(id);
+    if (conn === undefined) return;
+    this.connections.delete(id);
+    try {
+      conn.onClose(code, message);
+    } finally {
+      this.updateRef();
+      if (this.closing) this.maybeEmitClose();
+    }
+  }
+
+  onTlsError(code, message, remote) {
+    const err = new Error(message);
+    err.code = code;
+    // No TLS socket exists for a failed handshake; listeners get what Node's would carry.
+    const socket = {
+      remoteAddress: remote.address || undefined,
+      remotePort: remote.port || undefined,
+      remoteFamily: remote.family === 6 ? 'IPv6' : 'IPv4',
+      destroyed: true,
+    };
+    this.server.emit('tlsClientError', err, socket);
+  }
+
+  onAcceptError(errno, message) {
+    const err = new Error(`accept ${message}`);
+    err.errno = -errno;
+    err.syscall = 'accept';
+    err.code = require('node:util').getSystemErrorName(-errno);
+    this.server.emit('error', err);
+  }
+}
+
+function validateTimeout(value, name) {
+  if (!Number.isInteger(value) || value < 0) {
+    if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+    throw outOfRange(name, 'an integer >= 0', value);
+  }
+}
+
+// Node's storeHTTPOptions, minus the parser internals the engine replaces.
+function storeOptions(server, options) {
+  server._IncomingMessage = options.IncomingMessage || http.IncomingMessage;
+  server._ServerResponse = options.ServerResponse || http.ServerResponse;
+  for (const name of ['maxHeaderSize', 'requestTimeout', 'headersTimeout', 'keepAliveTimeout', 'connectionsCheckingInterval', 'handshakeTimeout']) {
+    if (options[name] !== undefined) validateTimeout(options[name], name);
+  }
+  const requestTimeout = options.requestTimeout ?? 300_000;
+  const headersTimeout = options.headersTimeout ?? Math.min(60_000, requestTimeout);
+  if (requestTimeout > 0 && headersTimeout > 0 && headersTimeout > requestTimeout) {
+    throw outOfRange('headersTimeout', '<= requestTimeout', headersTimeout);
+  }
+  server.requestTimeout = requestTimeout;
+  server.headersTimeout = headersTimeout;
+  server.keepAliveTimeout = options.keepAliveTimeout ?? 5_000;
+  server.maxHeaderSize = options.maxHeaderSize ?? http.maxHeaderSize;
+  server[kState].native.setLimits({ handshakeTimeout: options.handshakeTimeout ?? 120_000 });
+  server.connectionsCheckingInterval = options.connectionsCheckingInterval ?? 30_000;
+  for (const name of ['requireHostHeader', 'joinDuplicateHeaders', 'rejectNonStandardBodyWrites', 'insecureHTTPParser']) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+      throw invalidArgType(`options.${name}`, 'of type boolean', options[name]);
+    }
+  }
+  server.requireHostHeader = options.requireHostHeader ?? true;
+  server.joinDuplicateHeaders = options.joinDuplicateHeaders;
+  server.rejectNonStandardBodyWrites = options.rejectNonStandardBodyWrites ?? false;
+  server.insecureHTTPParser = options.insecureHTTPParser;
+  server.timeout = 0;
+  server.maxHeadersCount = null;
+  server.maxRequestsPerSocket = 0;
+  server.httpAllowHalfOpen = false;
+}
+
+// Limits live in the engine; these accessors keep `server.keepAliveTimeout = 65000` working
+// on a live server, as it does on node:https.
+const LIMITS = {
+  headersTimeout: 'headersTimeout',
+  requestTimeout: 'requestTimeout',
+  keepAliveTimeout: 'keepAliveTimeout',
+  maxHeaderSize: 'maxHeaderSize',
+};
+
+class ServerMethods {
+  listen(...args) {
+    const st = this[kState];
+    const opts = normalizeListenArgs(args);
+    if (st.listening || st.binding) {
+      throw nodeError(Error, 'ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.');
+    }
+    if (opts.cb) this.once('listening', opts.cb);
+    if (opts.signal) {
+      if (opts.signal.aborted) {
+        process.nextTick(() => this.close());
+        return this;
+      }
+      opts.signal.addEventListener('abort', () => this.close(), { once: true });
+    }
+    st.binding = true;
+    if (opts.host === undefined) {
+      st.bind(null, opts);
+    } else if (net.isIP(opts.host)) {
+      st.bind(opts.host, opts);
+    } else {
+      dns.lookup(opts.host, (err, ip) => {
+        if (err) {
+          st.binding = false;
+          this.emit('error', err);
+        } else {
+          st.bind(ip, opts);
+        }
+      });
+    }
+    return this;
+  }
+
+  get listening() {
+    return this[kState].listening;
+  }
+
+  address() {
+    const a = this[kState].address;
+    return this[kState].listening && a ? { address: a.address, family: a.family, port: a.port } : null;
+  }
+
+  close(cb) {
+    const st = this[kState];
+    if (typeof cb === 'function') {
+      if (!st.listening) {
+        this.once('close', () => cb(nodeError(Error, 'ERR_SERVER_NOT_RUNNING', 'Server is not running.')));
+      } else {
+        this.once('close', cb);
+      }
+    }
+    if (st.listening) {
+      st.native.stopAccepting();
+      st.listening = false;
+    }
+    st.closing = true;
+    this.closeIdleConnections();
+    st.updateRef();
+    st.maybeEmitClose();
+    return this;
+  }
+
+  closeAllConnections() {
+    for (const conn of this[kState].connections.values()) conn.socket.destroy();
+  }
+
+  // Connections with no request in progress; those still answering close after their
+  // response (see Connection#onResponseFinish).
+  closeIdleConnections() {
+    for (const conn of this[kState].connections.values()) {
+      const msg = conn.socket._httpMessage;
+      if (conn.incoming.length === 0 && conn.receiving === null && (!msg || msg.finished)) {
+        conn.socket.destroy();
+      }
+    }
+  }
+
+  getConnections(cb) {
+    const n = this[kState].connections.size;
+    if (typeof cb === 'function') process.nextTick(cb, null, n);
+    return this;
+  }
+
+  get _connections() {
+    return this[kState].connections.size;
+  }
+
+  ref() {
+    this[kState].refed = true;
+    this[kState].updateRef();
+    return this;
+  }
+
+  unref() {
+    this[kState].refed = false;
+    this[kState].updateRef();
+    return this;
+  }
+
+  setTimeout(msecs, callback) {
+    this.timeout = msecs;
+    if (callback) this.on('timeout', callback);
+    return this;
+  }
+
+  async [Symbol.asyncDispose]() {
+    if (!this[kState].listening) return;
+    await new Promise((resolve, reject) => this.close((err) => (err ? reject(err) : resolve())));
+  }
+}
+
+for (const [prop, key] of Object.entries(LIMITS)) {
+  Object.defineProperty(ServerMethods.prototype, prop, {
+    configurable: true,
+    enumerable: true,
+    get() { return this[kState].limits[key]; },
+    set(value) {
+      this[kState].limits[key] = value;
+      this[kState].native.setLimits({ [key]: Number(value) || 0 });
+    },
+  });
+}
+
+// Builds a Server constructor whose instances are `instanceof Base` (https.Server or
+// http.Server) and callable without `new`, like Node's.
+function defineServer(Base, secure) {
+  function Server(options, requestListener) {
+    if (!(this instanceof Server)) return new Server(options, requestListener);
+    if (typeof options === 'function') {
+      requestListener = options;
+      options = {};
+    } else if (options === undefined || options === null) {
+      options = {};
+    } else if (typeof options !== 'object') {
+      throw invalidArgType('options', 'of type object', options);
+    }
+    EventEmitter.call(this);
+    this[kState] = new ServerState(this, options, secure);
+    storeOptions(this, options);
+    if (requestListener) this.on('request', requestListener);
+  }
+  Object.setPrototypeOf(Server.prototype, Base.prototype);
+  Object.setPrototypeOf(Server, Base);
+  for (const key of Reflect.ownKeys(ServerMethods.prototype)) {
+    if (key === 'constructor') continue;
+    Object.defineProperty(Server.prototype, key, Object.getOwnPropertyDescriptor(ServerMethods.prototype, key));
+  }
+  return Server;
+}
+
+module.exports = { defineServer, kState };

@@ -1,0 +1,161 @@
+'use strict';
+// One socket object per connection, standing where Node's net.Socket / tls.TLSSocket stands:
+// Node's ServerResponse writes its serialized HTTP/1.1 bytes here, and they go to the engine
+// in one native call per write (or per corked batch, through _writev).
+
+const { Duplex } = require('node:stream');
+const { cipherInfo } = require('./tls-names');
+
+const FAMILY = { 4: 'IPv4', 6: 'IPv6', 0: undefined };
+
+class RhttpsSocket extends Duplex {
+  constructor(native, id, remote, local, tls, server) {
+    // allowHalfOpen as Node's http server sets it; autoDestroy off because the socket is
+    // only gone when the engine says so (the CLOSE event), not when both sides have ended.
+    super({ allowHalfOpen: true, autoDestroy: false, emitClose: true });
+    this._native = native;
+    this._id = id;
+    this._pendingWrite = null;
+    this._closedByEngine = false;
+    this._timeoutMs = 0;
+    this._timer = null;
+    this._httpMessage = null;
+    this._paused = false;
+    this.server = server;
+    this.remoteAddress = remote.address || undefined;
+    this.remotePort = remote.port || undefined;
+    this.remoteFamily = FAMILY[remote.family];
+    this.localAddress = local.address || undefined;
+    this.localPort = local.port || undefined;
+    this.localFamily = FAMILY[local.family];
+    this.connecting = false;
+    this.bytesRead = 0;
+    if (tls !== null) {
+      this.encrypted = true;
+      this.authorized = false;
+      this.authorizationError = null;
+      this.alpnProtocol = tls.alpn || false;
+      this.servername = tls.servername || false;
+      this._tls = tls;
+    }
+  }
+
+  get pending() { return false; }
+  get readyState() {
+    if (this.destroyed) return 'closed';
+    if (this.writable && !this.readableEnded) return 'open';
+    return this.writable ? 'writeOnly' : 'readOnly';
+  }
+  get bytesWritten() { return this._bytesWritten || 0; }
+
+  address() {
+    return { address: this.localAddress, family: this.localFamily, port: this.localPort };
+  }
+
+  _write(chunk, encoding, cb) {
+    this._bytesWritten = this.bytesWritten + chunk.length;
+    this._touch();
+    if (this._native.write(this._id, chunk)) cb();
+    else this._pendingWrite = cb;
+  }
+
+  _writev(chunks, cb) {
+    const list = new Array(chunks.length);
+    let total = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      list[i] = chunks[i].chunk;
+      total += list[i].length;
+    }
+    this._bytesWritten = this.bytesWritten + total;
+    this._touch();
+    if (this._native.writev(this._id, list)) cb();
+    else this._pendingWrite = cb;
+  }
+
+  // The engine flushes what is queued, sends close_notify and FIN, then reports CLOSE.
+  _final(cb) {
+    if (!this._closedByEngine) this._native.end(this._id);
+    cb();
+  }
+
+  _read() {}
+
+  _destroy(err, cb) {
+    this._clearTimer();
+    if (!this._closedByEngine) this._native.destroy(this._id);
+    this._pendingWrite = null;
+    cb(err);
+  }
+
+  // Called for the engine's DRAIN event: the write held back for backpressure is done.
+  _onDrain() {
+    const cb = this._pendingWrite;
+    this._pendingWrite = null;
+    if (cb) cb();
+  }
+
+  _onEngineClose(err) {
+    this._closedByEngine = true;
+    this.destroy(err);
+  }
+
+  // Stops the engine reading from this connection: a paused request body becomes TCP
+  // backpressure. IncomingMessage#_read calls resume() to undo it.
+  pause() {
+    this._native.pause(this._id);
+    return super.pause();
+  }
+
+  resume() {
+    if (!this.destroyed) this._native.resume(this._id);
+    return super.resume();
+  }
+
+  destroySoon() {
+    if (this.writable) this.end();
+    else if (!this.destroyed) this.destroy();
+  }
+
+  setTimeout(ms, cb) {
+    this._timeoutMs = ms;
+    if (cb) {
+      if (ms === 0) this.removeListener('timeout', cb);
+      else this.once('timeout', cb);
+    }
+    this._clearTimer();
+    if (ms > 0 && !this.destroyed) {
+      this._timer = setTimeout(() => {
+        this._timer = null;
+        this.emit('timeout');
+      }, ms);
+      this._timer.unref();
+    }
+    return this;
+  }
+
+  // Any traffic restarts the inactivity timer, as it does for net.Socket.
+  _touch() {
+    if (this._timer !== null) this._timer.refresh();
+  }
+
+  _clearTimer() {
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  // TCP_NODELAY is always on in the engine (Node's http default); keep-alive probes are
+  // left to the OS defaults.
+  setNoDelay() { return this; }
+  setKeepAlive() { return this; }
+  ref() { return this; }
+  unref() { return this; }
+
+  getProtocol() { return this._tls ? this._tls.protocol : null; }
+  getCipher() { return this._tls ? cipherInfo(this._tls.cipher, this._tls.protocol) : undefined; }
+  getPeerCertificate() { return this._tls ? {} : null; }
+  isSessionReused() { return false; }
+}
+
+module.exports = { RhttpsSocket };

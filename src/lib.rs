@@ -1,0 +1,8 @@
+//! napi glue: the exports the JS layer (`lib/`) builds on. Everything here converts between
+//! JS values and the engine's types; the engine itself lives in `engine/`.
+
+#![deny(clippy::all)]
+
+mod errors;
+mod native_server;
+mod tools;

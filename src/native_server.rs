@@ -1,0 +1,236 @@
+//! `NativeServer`: one engine server as seen from JS. Events reach JS through one
+//! threadsafe function per server that carries no data: it only says "a batch is ready", and
+//! the JS callback takes the whole batch with `takeEvents()`.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{Buffer, Function};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use napi_derive::napi;
+use rhttps_engine::events::Waker;
+use rhttps_engine::tls::{self, TlsOptions};
+use rhttps_engine::{ListenOptions, Server};
+
+use crate::errors::{invalid_arg, to_js, JsResult};
+
+type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+/// Shared by the engine (to wake JS) and the JS object (to ref/unref the event loop).
+type SharedWake = Arc<Mutex<WakeFn>>;
+
+struct TsfnWaker(SharedWake);
+
+impl Waker for TsfnWaker {
+    fn wake(&self) {
+        // Non-blocking: napi's queue is unbounded and we call at most once per batch.
+        let wake = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
+
+/// PEM material as the JS layer normalizes it: every option is a list of buffers.
+#[napi(object)]
+pub struct TlsInput {
+    pub key: Vec<Buffer>,
+    pub cert: Vec<Buffer>,
+    pub ca: Vec<Buffer>,
+}
+
+fn tls_config(input: &TlsInput) -> JsResult<Arc<rustls::ServerConfig>> {
+    let to_vecs = |list: &[Buffer]| list.iter().map(|b| b.to_vec()).collect::<Vec<_>>();
+    let opts = TlsOptions {
+        key: to_vecs(&input.key),
+        cert: to_vecs(&input.cert),
+        ca: to_vecs(&input.ca),
+    };
+    tls::server_config(&opts).map_err(to_js)
+}
+
+#[napi(object)]
+pub struct BoundAddress {
+    pub address: String,
+    pub family: String,
+    pub port: u32,
+}
+
+#[napi(object)]
+pub struct Limits {
+    pub headers_timeout: Option<f64>,
+    pub request_timeout: Option<f64>,
+    pub keep_alive_timeout: Option<f64>,
+    pub handshake_timeout: Option<f64>,
+    pub max_header_size: Option<f64>,
+}
+
+#[napi]
+pub struct NativeServer {
+    engine: Server,
+    wake: SharedWake,
+}
+
+fn millis(v: f64) -> u64 {
+    if v.is_finite() && v > 0.0 {
+        v as u64
+    } else {
+        0
+    }
+}
+
+#[napi]
+impl NativeServer {
+    /// `tls: null` serves plain HTTP. `onEvents` is called (with no arguments) on the JS
+    /// thread whenever events are waiting.
+    #[napi(constructor)]
+    pub fn new(tls: Option<TlsInput>, on_events: Function<(), ()>) -> napi::Result<Self, String> {
+        let config = match &tls {
+            Some(input) => Some(tls_config(input)?),
+            None => None,
+        };
+        let wake: WakeFn = on_events
+            .build_threadsafe_function::<()>()
+            .weak::<true>()
+            .build()
+            .map_err(|e| napi::Error::new("ERR_RHTTPS_NAPI".to_string(), e.reason.clone()))?;
+        let wake = Arc::new(Mutex::new(wake));
+        let engine = Server::new(config, Box::new(TsfnWaker(wake.clone())));
+        Ok(NativeServer { engine, wake })
+    }
+
+    #[napi]
+    pub fn set_limits(&self, limits: Limits) {
+        let l = self.engine.limits();
+        if let Some(v) = limits.headers_timeout {
+            l.set_headers_timeout(millis(v));
+        }
+        if let Some(v) = limits.request_timeout {
+            l.set_request_timeout(millis(v));
+        }
+        if let Some(v) = limits.keep_alive_timeout {
+            l.set_keep_alive_timeout(millis(v));
+        }
+        if let Some(v) = limits.handshake_timeout {
+            l.set_handshake_timeout(millis(v));
+        }
+        if let Some(v) = limits.max_header_size {
+            l.set_max_header_size(millis(v));
+        }
+    }
+
+    /// Binds and starts accepting; `host` must be an IP literal (the JS layer resolves names)
+    /// or null for Node's default (`::`, falling back to `0.0.0.0`).
+    #[napi]
+    pub fn listen(
+        &self,
+        host: Option<String>,
+        port: u32,
+        backlog: i32,
+        ipv6_only: bool,
+    ) -> napi::Result<BoundAddress, String> {
+        let host = match host {
+            Some(h) => Some(
+                h.parse::<IpAddr>()
+                    .map_err(|_| invalid_arg(format!("not an IP address: {h}")))?,
+            ),
+            None => None,
+        };
+        let port =
+            u16::try_from(port).map_err(|_| invalid_arg(format!("port out of range: {port}")))?;
+        let addr = self
+            .engine
+            .listen(&ListenOptions {
+                host,
+                port,
+                backlog,
+                ipv6_only,
+            })
+            .map_err(to_js)?;
+        Ok(BoundAddress {
+            address: addr.ip().to_string(),
+            family: if addr.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
+            port: u32::from(addr.port()),
+        })
+    }
+
+    /// Stops accepting new connections and frees the port.
+    #[napi]
+    pub fn stop_accepting(&self) {
+        self.engine.stop_accepting();
+    }
+
+    /// Takes the pending event batch (layout: `engine/src/events.rs`).
+    #[napi]
+    pub fn take_events(&self) -> Buffer {
+        Buffer::from(self.engine.take_events())
+    }
+
+    /// Queues bytes for a connection; `false` means wait for its DRAIN event.
+    #[napi]
+    pub fn write(&self, id: u32, data: &[u8]) -> bool {
+        self.engine.write(id, bytes::Bytes::copy_from_slice(data))
+    }
+
+    /// Queues several chunks as one write (the body of a corked `_writev`).
+    #[napi]
+    pub fn writev(&self, id: u32, chunks: Vec<Buffer>) -> bool {
+        let total = chunks.iter().map(|c| c.len()).sum();
+        let mut joined = bytes::BytesMut::with_capacity(total);
+        for c in &chunks {
+            joined.extend_from_slice(c);
+        }
+        self.engine.write(id, joined.freeze())
+    }
+
+    #[napi]
+    pub fn end(&self, id: u32) {
+        self.engine.end(id)
+    }
+
+    #[napi]
+    pub fn destroy(&self, id: u32) {
+        self.engine.destroy(id)
+    }
+
+    #[napi]
+    pub fn pause(&self, id: u32) {
+        self.engine.pause(id)
+    }
+
+    #[napi]
+    pub fn resume(&self, id: u32) {
+        self.engine.resume(id)
+    }
+
+    #[napi]
+    pub fn response_done(&self, id: u32) {
+        self.engine.response_done(id)
+    }
+
+    #[napi]
+    pub fn connection_count(&self) -> u32 {
+        self.engine.connection_count() as u32
+    }
+
+    /// Keeps the process alive while this server can still deliver events.
+    #[napi(js_name = "ref")]
+    #[allow(deprecated)]
+    pub fn ref_(&self, env: Env) -> napi::Result<()> {
+        self.wake
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .refer(&env)
+    }
+
+    #[napi]
+    #[allow(deprecated)]
+    pub fn unref(&self, env: Env) -> napi::Result<()> {
+        self.wake
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unref(&env)
+    }
+}

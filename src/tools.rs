@@ -1,0 +1,27 @@
+//! Free functions: certificate helpers.
+
+use napi_derive::napi;
+use rhttps_engine::selfsigned;
+
+use crate::errors::to_js;
+
+#[napi(object)]
+pub struct SelfSignedCertificate {
+    /// PEM private key (PKCS#8, ECDSA P-256).
+    pub key: String,
+    /// PEM certificate.
+    pub cert: String,
+}
+
+/// Generates a self-signed certificate for development, valid for `hosts`
+/// (default: localhost, 127.0.0.1 and ::1).
+#[napi]
+pub fn create_self_signed_certificate(
+    hosts: Option<Vec<String>>,
+) -> napi::Result<SelfSignedCertificate, String> {
+    let pair = selfsigned::self_signed(&hosts.unwrap_or_default()).map_err(to_js)?;
+    Ok(SelfSignedCertificate {
+        key: pair.key_pem,
+        cert: pair.cert_pem,
+    })
+}
