@@ -6,6 +6,7 @@
 const http = require('node:http');
 const { STATUS_CODES } = http;
 const { FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE } = require('./events');
+const { emitResponseDrain } = require('./node-internals');
 
 const continueExpression = /(?:^|\W)100-continue(?:$|\W)/i;
 
@@ -37,6 +38,7 @@ class Connection {
     this.requestsCount = 0;
     socket.on('error', socketOnError);
     socket.on('timeout', socketOnTimeout);
+    socket.on('drain', socketOnDrain);
     if (server.timeout > 0) socket.setTimeout(server.timeout);
   }
 
@@ -227,6 +229,10 @@ function socketOnError(e) {
     }
     this.destroy(e);
   }
+}
+
+function socketOnDrain() {
+  emitResponseDrain(this);
 }
 
 // Node's socketOnTimeout: the request, response and server each get a chance to handle it.

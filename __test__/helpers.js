@@ -1,0 +1,119 @@
+'use strict';
+// Shared by the tests: a real certificate chain made with the openssl CLI, clients, and a
+// runner for scripts that must be observed as whole processes.
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const https = require('node:https');
+const tls = require('node:tls');
+const { execFileSync, spawn } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..');
+
+let pkiCache = null;
+
+// root CA -> intermediate CA -> leaf for localhost/127.0.0.1/::1, plus an unrelated key.
+function pki() {
+  if (pkiCache) return pkiCache;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-pki-'));
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ext = (name, text) => fs.writeFileSync(path.join(dir, name), text);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  ext('ca.ext', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
+  ext('leaf.ext', 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n');
+  run('req', '-x509', ...ec, '-keyout', 'root.key', '-out', 'root.crt', '-subj', '/CN=rhttps Test Root', '-days', '30',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  run('req', ...ec, '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/CN=rhttps Test Intermediate');
+  run('x509', '-req', '-in', 'int.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'int.crt', '-days', '30', '-extfile', 'ca.ext');
+  run('req', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=localhost');
+  run('x509', '-req', '-in', 'leaf.csr', '-CA', 'int.crt', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf.crt', '-days', '30', '-extfile', 'leaf.ext');
+  run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.key');
+  const read = (f) => fs.readFileSync(path.join(dir, f));
+  pkiCache = {
+    dir,
+    rootCert: read('root.crt'),
+    intCert: read('int.crt'),
+    leafKey: read('leaf.key'),
+    leafCert: read('leaf.crt'),
+    otherKey: read('other.key'),
+  };
+  // The server options most tests use: the seed's {key, cert, ca} shape.
+  pkiCache.serverOptions = { key: pkiCache.leafKey, cert: pkiCache.leafCert, ca: pkiCache.intCert };
+  return pkiCache;
+}
+
+function listen(server, ...args) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(...args, () => {
+      server.removeListener('error', reject);
+      resolve(server.address().port);
+    });
+  });
+}
+
+function close(server) {
+  return new Promise((resolve) => {
+    if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
+// One HTTPS request trusting only the test root; resolves with status, headers, body.
+function request(port, opts = {}, body) {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1',
+      servername: 'localhost',
+      port,
+      ca: pki().rootCert,
+      agent: false,
+      ...opts,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks), res }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// A raw TLS connection for byte-exact requests; resolves with everything until close.
+function rawTls(port, payload, { waitMs = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki().rootCert }, () => {
+      if (payload) sock.write(payload);
+    });
+    const timer = setTimeout(() => { sock.destroy(); resolve({ text: Buffer.concat(chunks).toString('latin1'), closed: false }); }, waitMs);
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', (e) => { if (e.code !== 'ECONNRESET') { clearTimeout(timer); reject(e); } });
+    sock.on('close', () => { clearTimeout(timer); resolve({ text: Buffer.concat(chunks).toString('latin1'), closed: true }); });
+  });
+}
+
+// Runs a Node script (source text) in a child process with the repo on its require path.
+function runScript(source, { timeoutMs = 15000, env = {}, cwd } = {}) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['-e', source], {
+      cwd: cwd || ROOT,
+      env: { ...process.env, NODE_PATH: path.dirname(ROOT), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+module.exports = { ROOT, pki, listen, close, request, rawTls, runScript };
