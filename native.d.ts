@@ -46,9 +46,6 @@ export interface BoundAddress {
   port: number
 }
 
-/** Throws the same error `createServer` would for this TLS material, or returns nothing. */
-export declare function checkTlsOptions(tls: TlsInput): void
-
 /**
  * Generates a self-signed certificate for development, valid for `hosts`
  * (default: localhost, 127.0.0.1 and ::1).

@@ -132,7 +132,12 @@ class ServerState {
       remoteAddress: remote.address || undefined,
       remotePort: remote.port || undefined,
       remoteFamily: remote.family === 6 ? 'IPv6' : 'IPv4',
+      encrypted: true,
       destroyed: true,
+      // The engine has already closed the connection.
+      destroy() { return this; },
+      end() { return this; },
+      write() { return false; },
     };
     this.server.emit('tlsClientError', err, socket);
   }
@@ -182,8 +187,15 @@ function storeOptions(server, options) {
   server.insecureHTTPParser = options.insecureHTTPParser;
   server.timeout = 0;
   server.maxHeadersCount = null;
-  server.maxRequestsPerSocket = 0;
+  // node:https leaves maxRequestsPerSocket unset; node:http starts it at 0.
+  if (!server[kState].secure) server.maxRequestsPerSocket = 0;
   server.httpAllowHalfOpen = false;
+}
+
+// node:https turns handshake failures into 'clientError' (and destroys the socket) unless
+// someone handles them; the listener is visible in listeners('tlsClientError') as on Node.
+function onTlsClientError(err, conn) {
+  if (!this.emit('clientError', err, conn)) conn.destroy(err);
 }
 
 // Limits live in the engine; these accessors keep `server.keepAliveTimeout = 65000` working
@@ -335,6 +347,7 @@ function defineServer(Base, secure) {
     this[kState] = new ServerState(this, options, secure);
     storeOptions(this, options);
     if (requestListener) this.on('request', requestListener);
+    if (secure) this.addListener('tlsClientError', onTlsClientError);
   }
   Object.setPrototypeOf(Server.prototype, Base.prototype);
   Object.setPrototypeOf(Server, Base);
