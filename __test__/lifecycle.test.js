@@ -1,0 +1,74 @@
+'use strict';
+// Whole-process behaviour: what keeps the process alive, how it exits, and what a throwing
+// handler does. Each case runs in its own child process.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { runScript, pki } = require('./helpers');
+
+const prelude = (p) => `
+  const rhttps = require('rhttps');
+  const https = require('https');
+  const opts = { key: ${JSON.stringify(p.leafKey.toString())}, cert: ${JSON.stringify(p.leafCert.toString())}, ca: ${JSON.stringify(p.intCert.toString())} };
+  const ca = ${JSON.stringify(p.rootCert.toString())};
+`;
+
+test('a listening server keeps the process alive', async () => {
+  const r = await runScript(`${prelude(pki())}
+    rhttps.createServer(opts).listen(0, '127.0.0.1', () => console.log('up'));`, { timeoutMs: 1500 });
+  assert.equal(r.signal, 'SIGKILL', 'still running when killed');
+  assert.equal(r.stdout.trim(), 'up');
+});
+
+test('after close() the process exits promptly, even with an idle keep-alive client connected', async () => {
+  const r = await runScript(`${prelude(pki())}
+    const server = rhttps.createServer(opts, (req, res) => res.end('hi'));
+    server.listen(0, '127.0.0.1', () => {
+      const agent = new https.Agent({ keepAlive: true });
+      https.get({ port: server.address().port, host: '127.0.0.1', servername: 'localhost', ca, agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          // The client keeps its idle socket open: closing it is the server's job.
+          server.close(() => console.log('closed'));
+        });
+      });
+    });`, { timeoutMs: 10000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'closed');
+  assert.ok(r.ms < 4000, `exited after ${r.ms} ms`);
+});
+
+test('unref() lets the process exit while listening', async () => {
+  const r = await runScript(`${prelude(pki())}
+    const s = rhttps.createServer(opts);
+    s.listen(0, '127.0.0.1', () => { s.unref(); console.log('unrefed'); });`, { timeoutMs: 5000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'unrefed');
+});
+
+test('a handler that throws raises uncaughtException, as on node:https', async () => {
+  const r = await runScript(`${prelude(pki())}
+    const s = rhttps.createServer(opts, () => { throw new Error('handler boom'); });
+    s.listen(0, '127.0.0.1', () => {
+      https.get({ port: s.address().port, host: '127.0.0.1', servername: 'localhost', ca }).on('error', () => {});
+    });`, { timeoutMs: 10000 });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Error: handler boom/);
+});
+
+test('with an uncaughtException handler, the server keeps serving after a throw', async () => {
+  const r = await runScript(`${prelude(pki())}
+    process.on('uncaughtException', (e) => console.log('caught', e.message));
+    const s = rhttps.createServer(opts, (req, res) => {
+      if (req.url === '/throw') throw new Error('boom');
+      res.end('still up');
+    });
+    s.listen(0, '127.0.0.1', () => {
+      const port = s.address().port;
+      const get = (path, cb) => https.get({ port, host: '127.0.0.1', servername: 'localhost', ca, path, agent: false }, cb).on('error', () => {});
+      get('/throw', () => {});
+      setTimeout(() => get('/ok', (res) => { res.setEncoding('utf8'); res.on('data', (d) => { console.log(d); process.exit(0); }); }), 200);
+    });`, { timeoutMs: 10000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['caught boom', 'still up']);
+});
