@@ -101,7 +101,7 @@ function runScript(source, { timeoutMs = 15000, env = {}, cwd } = {}) {
     const started = Date.now();
     const child = spawn(process.execPath, ['-e', source], {
       cwd: cwd || ROOT,
-      env: { ...process.env, NODE_PATH: path.dirname(ROOT), ...env },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
