@@ -46,6 +46,9 @@ export interface BoundAddress {
   port: number
 }
 
+/** "release" or "debug": benchmarks refuse to measure a debug build. */
+export declare function buildProfile(): string
+
 /**
  * Generates a self-signed certificate for development, valid for `hosts`
  * (default: localhost, 127.0.0.1 and ::1).

@@ -25,3 +25,13 @@ pub fn create_self_signed_certificate(
         cert: pair.cert_pem,
     })
 }
+
+/// "release" or "debug": benchmarks refuse to measure a debug build.
+#[napi]
+pub fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
