@@ -85,7 +85,7 @@ fn millis(v: f64) -> u64 {
 impl NativeServer {
     /// `tls: null` serves plain HTTP. `onEvents` is called (with no arguments) on the JS
     /// thread whenever events are waiting.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(tls: Option<TlsInput>, on_events: Function<(), ()>) -> napi::Result<Self, String> {
         let config = match &tls {
             Some(input) => Some(tls_config(input)?),
@@ -101,7 +101,7 @@ impl NativeServer {
         Ok(NativeServer { engine, wake })
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_limits(&self, limits: Limits) {
         let l = self.engine.limits();
         if let Some(v) = limits.headers_timeout {
@@ -123,7 +123,7 @@ impl NativeServer {
 
     /// Binds and starts accepting; `host` must be an IP literal (the JS layer resolves names)
     /// or null for Node's default (`::`, falling back to `0.0.0.0`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn listen(
         &self,
         host: Option<String>,
@@ -157,25 +157,25 @@ impl NativeServer {
     }
 
     /// Stops accepting new connections and frees the port.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop_accepting(&self) {
         self.engine.stop_accepting();
     }
 
     /// Takes the pending event batch (layout: `engine/src/events.rs`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn take_events(&self) -> Buffer {
         Buffer::from(self.engine.take_events())
     }
 
     /// Queues bytes for a connection; `false` means wait for its DRAIN event.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn write(&self, id: u32, data: &[u8]) -> bool {
         self.engine.write(id, bytes::Bytes::copy_from_slice(data))
     }
 
     /// Queues several chunks as one write (the body of a corked `_writev`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn writev(&self, id: u32, chunks: Vec<Buffer>) -> bool {
         let total = chunks.iter().map(|c| c.len()).sum();
         let mut joined = bytes::BytesMut::with_capacity(total);
@@ -185,38 +185,38 @@ impl NativeServer {
         self.engine.write(id, joined.freeze())
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn end(&self, id: u32) {
         self.engine.end(id)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn destroy(&self, id: u32) {
         self.engine.destroy(id)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn pause(&self, id: u32) {
         self.engine.pause(id)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn resume(&self, id: u32) {
         self.engine.resume(id)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn response_done(&self, id: u32) {
         self.engine.response_done(id)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn connection_count(&self) -> u32 {
         self.engine.connection_count() as u32
     }
 
     /// Keeps the process alive while this server can still deliver events.
-    #[napi(js_name = "ref")]
+    #[napi(js_name = "ref", catch_unwind)]
     #[allow(deprecated)]
     pub fn ref_(&self, env: Env) -> napi::Result<()> {
         self.wake
@@ -225,7 +225,7 @@ impl NativeServer {
             .refer(&env)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     #[allow(deprecated)]
     pub fn unref(&self, env: Env) -> napi::Result<()> {
         self.wake

@@ -15,7 +15,7 @@ pub struct SelfSignedCertificate {
 
 /// Generates a self-signed certificate for development, valid for `hosts`
 /// (default: localhost, 127.0.0.1 and ::1).
-#[napi]
+#[napi(catch_unwind)]
 pub fn create_self_signed_certificate(
     hosts: Option<Vec<String>>,
 ) -> napi::Result<SelfSignedCertificate, String> {
@@ -27,7 +27,7 @@ pub fn create_self_signed_certificate(
 }
 
 /// "release" or "debug": benchmarks refuse to measure a debug build.
-#[napi]
+#[napi(catch_unwind)]
 pub fn build_profile() -> &'static str {
     if cfg!(debug_assertions) {
         "debug"

@@ -180,3 +180,39 @@ async fn port_in_use_is_eaddrinuse() {
     assert_eq!(err.code(), "EADDRINUSE");
     assert_eq!(err.syscall(), Some("listen"));
 }
+
+#[tokio::test]
+async fn a_stalled_consumer_bounds_the_event_queue() {
+    use std::sync::Arc;
+    // No responder: nobody drains the queue, as when the JS thread is blocked.
+    let server = rhttps_engine::Server::new(None, Box::new(harness::NotifyWaker(Arc::default())));
+    let addr = server
+        .listen(&rhttps_engine::ListenOptions {
+            host: Some("127.0.0.1".parse().unwrap()),
+            port: 0,
+            backlog: 16,
+            ipv6_only: false,
+        })
+        .unwrap();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let body = 64 * 1024 * 1024;
+    s.write_all(format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {body}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let chunk = vec![b'x'; 1024 * 1024];
+    let mut sent = 0;
+    // The client gets stuck once the server stops reading; give up after a bounded time.
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while sent < body {
+            s.write_all(&chunk).await.unwrap();
+            sent += chunk.len();
+        }
+    })
+    .await;
+    assert!(
+        sent < body,
+        "the server must stop reading when nobody consumes events"
+    );
+    let queued = server.take_events().len();
+    assert!(queued <= 9 * 1024 * 1024, "queue grew to {queued} bytes");
+}

@@ -1,0 +1,60 @@
+'use strict';
+// The TLS baseline seen by a different TLS stack: OpenSSL's s_client.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { execFile } = require('node:child_process');
+const rhttps = require('..');
+const { pki, listen, close } = require('./helpers');
+
+function sClient(port, extra, input) {
+  return new Promise((resolve) => {
+    const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost',
+      '-CAfile', `${pki().dir}/root.crt`, '-verify_return_error', '-msg', '-ign_eof', ...extra],
+    { timeout: 10000 }, (err, stdout, stderr) => resolve(stdout + stderr));
+    child.stdin.end(input);
+  });
+}
+
+const REQUEST = 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n';
+
+test('s_client verifies the chain, gets the server\'s preferred suite, and sees close_notify', async () => {
+  const s = rhttps.createServer(pki().serverOptions, (req, res) => res.end('hi'));
+  const port = await listen(s, 0, '127.0.0.1');
+  try {
+    const out = await sClient(port, ['-ciphersuites', 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'], REQUEST);
+    assert.match(out, /Verify return code: 0 \(ok\)/);
+    assert.match(out, /New, TLSv1\.3, Cipher is TLS_AES_256_GCM_SHA384/, 'server order preferred over the client\'s');
+    assert.match(out, /HTTP\/1\.1 200 OK/);
+    assert.match(out, /<<< TLS 1\.3, Alert \[length 0002\], warning close_notify/);
+  } finally {
+    await close(s);
+  }
+});
+
+test('TLS 1.2 uses ECDHE with an AEAD suite and also ends with close_notify', async () => {
+  const s = rhttps.createServer(pki().serverOptions, (req, res) => res.end('hi'));
+  const port = await listen(s, 0, '127.0.0.1');
+  try {
+    const out = await sClient(port, ['-tls1_2'], REQUEST);
+    assert.match(out, /New, TLSv1\.2, Cipher is ECDHE-ECDSA-(AES256-GCM-SHA384|AES128-GCM-SHA256|CHACHA20-POLY1305)/);
+    assert.match(out, /<<< TLS 1\.2, Alert \[length 0002\], warning close_notify/);
+  } finally {
+    await close(s);
+  }
+});
+
+test('clients offering only old protocol versions are refused', async () => {
+  const s = rhttps.createServer(pki().serverOptions, (req, res) => res.end('hi'));
+  let code;
+  s.on('tlsClientError', (err) => { code = err.code; });
+  const port = await listen(s, 0, '127.0.0.1');
+  try {
+    const out = await sClient(port, ['-tls1_1'], REQUEST);
+    assert.doesNotMatch(out, /HTTP\/1\.1 200/);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(String(code), /^ERR_SSL_/);
+  } finally {
+    await close(s);
+  }
+});
