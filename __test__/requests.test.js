@@ -326,3 +326,18 @@ test('fetch (undici) and curl talk to the server', async () => {
     assert.equal(child.stdout.trim(), 'hello node');
   });
 });
+
+test('invalid header names and values from the application throw Node\'s errors synchronously', async () => {
+  const codes = [];
+  await withServer((req, res) => {
+    for (const bad of [() => res.setHeader('X-Bad', 'a\r\nInjected: 1'), () => res.setHeader('Bad Name', 'x'), () => res.writeHead(1000)]) {
+      try { bad(); } catch (e) { codes.push(e.code); }
+    }
+    res.end('still answered');
+  }, async (port) => {
+    const r = await request(port);
+    assert.equal(r.body.toString(), 'still answered');
+    assert.equal(r.headers.injected, undefined, 'no header injection');
+  });
+  assert.deepEqual(codes, ['ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_STATUS_CODE']);
+});

@@ -264,3 +264,13 @@ test('a raw TLS client sees TLS 1.2 and 1.3 both negotiated', async () => {
   await close(s);
   void rawTls;
 });
+
+test('an encrypted key gives a clear error with what to do, with or without passphrase', () => {
+  const { execFileSync } = require('node:child_process');
+  const { leafKey, leafCert } = pki();
+  const encrypted = execFileSync('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-passout', 'pass:secret'], { input: leafKey });
+  assert.throws(() => rhttps.createServer({ key: encrypted, cert: leafCert }),
+    (e) => e.code === 'ERR_OSSL_BAD_DECRYPT' && /passphrase/.test(e.message));
+  assert.throws(() => rhttps.createServer({ key: encrypted, cert: leafCert, passphrase: 'secret' }),
+    (e) => e.code === 'ERR_RHTTPS_UNSUPPORTED_OPTION' && /openssl pkey/.test(e.message));
+});
