@@ -60,6 +60,17 @@ function close(server) {
   });
 }
 
+// Runs `fn(port, server)` against an rhttps server with the test chain, then closes it.
+async function withServer(handler, fn, options = {}) {
+  const server = require('..').createServer({ ...pki().serverOptions, ...options }, handler);
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    await fn(port, server);
+  } finally {
+    await close(server);
+  }
+}
+
 // One HTTPS request trusting only the test root; resolves with status, headers, body.
 function request(port, opts = {}, body) {
   return new Promise((resolve, reject) => {
@@ -116,4 +127,4 @@ function runScript(source, { timeoutMs = 15000, env = {}, cwd } = {}) {
   });
 }
 
-module.exports = { ROOT, pki, listen, close, request, rawTls, runScript };
+module.exports = { ROOT, pki, listen, close, withServer, request, rawTls, runScript };

@@ -5,18 +5,11 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const tls = require('node:tls');
-const rhttps = require('..');
-const { pki, listen, close, rawTls } = require('./helpers');
+const helpers = require('./helpers');
+const { rawTls } = helpers;
 
-async function withServer(options, fn, handler = (req, res) => res.end('ok')) {
-  const server = rhttps.createServer({ ...pki().serverOptions, ...options }, handler);
-  const port = await listen(server, 0, '127.0.0.1');
-  try {
-    await fn(port, server);
-  } finally {
-    await close(server);
-  }
-}
+const ok = (req, res) => res.end('ok');
+const withServer = (options, fn, handler = ok) => helpers.withServer(handler, fn, options);
 
 test('headersTimeout answers a slow request head with 408 and closes', async () => {
   await withServer({ headersTimeout: 300, requestTimeout: 5000 }, async (port) => {

@@ -8,17 +8,7 @@ const http = require('node:http');
 const https = require('node:https');
 const tls = require('node:tls');
 const rhttps = require('..');
-const { pki, listen, close, request, rawTls } = require('./helpers');
-
-async function withServer(handler, fn, options = {}) {
-  const server = rhttps.createServer({ ...pki().serverOptions, ...options }, handler);
-  const port = await listen(server, 0, '127.0.0.1');
-  try {
-    await fn(port, server);
-  } finally {
-    await close(server);
-  }
-}
+const { pki, listen, close, withServer, request, rawTls } = require('./helpers');
 
 test('req and res are genuine IncomingMessage and ServerResponse instances', async () => {
   let seen;

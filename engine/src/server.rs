@@ -138,32 +138,30 @@ impl Server {
     }
 
     pub fn end(&self, id: u32) {
-        if let Some(c) = self.conn(id) {
-            c.end()
-        }
+        self.on_conn(id, ConnHandle::end)
     }
 
     pub fn destroy(&self, id: u32) {
-        if let Some(c) = self.conn(id) {
-            c.destroy()
-        }
+        self.on_conn(id, ConnHandle::destroy)
     }
 
     pub fn pause(&self, id: u32) {
-        if let Some(c) = self.conn(id) {
-            c.pause()
-        }
+        self.on_conn(id, ConnHandle::pause)
     }
 
     pub fn resume(&self, id: u32) {
-        if let Some(c) = self.conn(id) {
-            c.resume()
-        }
+        self.on_conn(id, ConnHandle::resume)
     }
 
     pub fn response_done(&self, id: u32) {
+        self.on_conn(id, ConnHandle::response_done)
+    }
+
+    /// Commands for a connection that is already gone are dropped: its CLOSE event is on its
+    /// way to the JS side.
+    fn on_conn(&self, id: u32, command: impl FnOnce(&ConnHandle)) {
         if let Some(c) = self.conn(id) {
-            c.response_done()
+            command(&c)
         }
     }
 }
