@@ -34,6 +34,8 @@ export declare class NativeServer {
   pause(id: number): void
   resume(id: number): void
   responseDone(id: number): void
+  /** Answers an upgrade request: `raw` turns the connection into a byte stream. */
+  upgrade(id: number, raw: boolean): void
   connectionCount(): number
   /** Keeps the process alive while this server can still deliver events. */
   ref(): void

@@ -36,13 +36,14 @@ class Connection {
     // The request whose body is still arriving.
     this.receiving = null;
     this.requestsCount = 0;
+    this.upgraded = false;
     socket.on('error', socketOnError);
     socket.on('timeout', socketOnTimeout);
     socket.on('drain', socketOnDrain);
     if (server.timeout > 0) socket.setTimeout(server.timeout);
   }
 
-  onRequest(method, url, minor, rawHeaders, flags) {
+  onRequest(method, url, minor, rawHeaders, flags, head) {
     const server = this.server;
     const socket = this.socket;
     socket._touch();
@@ -55,19 +56,18 @@ class Connection {
     const max = server.maxHeadersCount;
     const count = max > 0 ? Math.min(rawHeaders.length, max * 2) : rawHeaders.length;
     req._addHeaderLines(rawHeaders, count);
-    req.upgrade = (flags & FLAG_UPGRADE) !== 0;
     const hasBody = (flags & FLAG_HAS_BODY) !== 0;
-    this.receiving = hasBody ? req : null;
 
-    if (req.upgrade && !(method === 'CONNECT' || server.listenerCount('upgrade') > 0)) {
-      req.upgrade = false;
+    if ((flags & FLAG_UPGRADE) !== 0) {
+      // As Node: CONNECT always leaves HTTP; other upgrades only if someone listens.
+      req.upgrade = method === 'CONNECT' || server.listenerCount('upgrade') > 0;
+      if (req.upgrade) {
+        this.handOver(req, head);
+        return;
+      }
+      socket._native.upgrade(socket._id, false);
     }
-    if (req.upgrade) {
-      // Raw sockets for 'upgrade' and 'connect' are not carried yet: refuse as Node does
-      // when nobody handles CONNECT, rather than pretend.
-      socket.destroy();
-      return;
-    }
+    this.receiving = hasBody ? req : null;
     this.incoming.push(req);
 
     const res = new server._ServerResponse(req, {
@@ -86,6 +86,27 @@ class Connection {
       req.complete = true;
       req.push(null);
     }
+  }
+
+  // The connection leaves HTTP: the 'upgrade' (or 'connect') listener gets the raw socket and
+  // the bytes that followed the head, as from Node's onParserExecuteCommon.
+  handOver(req, head) {
+    const server = this.server;
+    const socket = this.socket;
+    const eventName = req.method === 'CONNECT' ? 'connect' : 'upgrade';
+    if (eventName === 'connect' && server.listenerCount('connect') === 0) {
+      socket.destroy();
+      return;
+    }
+    this.upgraded = true;
+    socket.removeListener('error', socketOnError);
+    socket.removeListener('timeout', socketOnTimeout);
+    socket.removeListener('drain', socketOnDrain);
+    socket._startRaw();
+    req.complete = true;
+    req.push(null);
+    // Copied so a kept head (ws unshifts it) does not pin the whole event batch in memory.
+    server.emit(eventName, req, socket, Buffer.from(head));
   }
 
   // Node's special cases before 'request': missing Host, maxRequestsPerSocket, Expect.
@@ -164,10 +185,13 @@ class Connection {
     }
   }
 
-  // The client sent FIN. Node's http server does not stay half-open by default.
+  // The client sent FIN. Node's http server does not stay half-open by default; an upgraded
+  // socket is the application's, which sees 'end' like any net.Socket's.
   onPeerEnd() {
     const socket = this.socket;
-    if (!this.server.httpAllowHalfOpen) {
+    if (this.upgraded) {
+      socket.push(null);
+    } else if (!this.server.httpAllowHalfOpen) {
       if (socket.writable) socket.end();
     } else if (this.outgoing.length) {
       this.outgoing[this.outgoing.length - 1]._last = true;
@@ -195,7 +219,7 @@ class Connection {
     if (code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
       err.reason = reason;
       err.bytesParsed = 0;
-      // Copied: the event buffer's memory is reused for the next batch's views.
+      // Copied so a kept error does not pin the whole event batch in memory.
       err.rawPacket = Buffer.from(rawPacket);
     }
     socketOnError.call(this.socket, err);

@@ -12,6 +12,7 @@ const DRAIN = 7;
 const CLIENT_ERROR = 8;
 const TLS_ERROR = 9;
 const ACCEPT_ERROR = 10;
+const DATA = 11;
 
 const FLAG_HAS_BODY = 1;
 const FLAG_KEEP_ALIVE = 2;
@@ -67,7 +68,8 @@ function dispatch(buf, sink) {
           const method = r.str8();
           const url = r.str32();
           const rawHeaders = r.headers(r.u16());
-          sink.onRequest(id, method, url, minor, rawHeaders, flags);
+          const head = (flags & FLAG_UPGRADE) !== 0 ? r.bytes32() : null;
+          sink.onRequest(id, method, url, minor, rawHeaders, flags, head);
           break;
         }
         case BODY: sink.onBody(id, r.bytes32()); break;
@@ -78,6 +80,7 @@ function dispatch(buf, sink) {
         case CLIENT_ERROR: sink.onClientError(id, r.str8(), r.utf16(), r.bytes32()); break;
         case TLS_ERROR: sink.onTlsError(r.str8(), r.utf16(), r.addr()); break;
         case ACCEPT_ERROR: sink.onAcceptError(r.i32(), r.utf16()); break;
+        case DATA: sink.onData(id, r.bytes32()); break;
         default:
           throw new Error(`rhttps: unknown engine event ${kind} (binary and JS layer out of step)`);
       }

@@ -82,9 +82,14 @@ class ServerState {
     if (this.secure) server.emit('secureConnection', socket);
   }
 
-  onRequest(id, method, url, minor, rawHeaders, flags) {
+  onRequest(id, method, url, minor, rawHeaders, flags, head) {
     const conn = this.connections.get(id);
-    if (conn !== undefined) conn.onRequest(method, url, minor, rawHeaders, flags);
+    if (conn !== undefined) conn.onRequest(method, url, minor, rawHeaders, flags, head);
+  }
+
+  onData(id, chunk) {
+    const conn = this.connections.get(id);
+    if (conn !== undefined) conn.socket._pushRaw(chunk);
   }
 
   onBody(id, chunk) {

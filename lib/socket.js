@@ -21,6 +21,7 @@ class RhttpsSocket extends Duplex {
     this._timer = null;
     this._httpMessage = null;
     this._paused = false;
+    this._raw = false;
     this.server = server;
     this.remoteAddress = remote.address || undefined;
     this.remotePort = remote.port || undefined;
@@ -78,7 +79,23 @@ class RhttpsSocket extends Duplex {
     cb();
   }
 
-  _read() {}
+  // In HTTP mode the engine parses what it reads and nothing reaches this side; once
+  // upgraded, bytes are pushed here and a full buffer stops the engine reading.
+  _read() {
+    if (this._raw && !this.destroyed) this._native.resume(this._id);
+  }
+
+  _startRaw() {
+    this._raw = true;
+    this.readableFlowing = null;
+    this._native.upgrade(this._id, true);
+  }
+
+  _pushRaw(chunk) {
+    this._touch();
+    this.bytesRead += chunk.length;
+    if (!this.push(chunk)) this._native.pause(this._id);
+  }
 
   _destroy(err, cb) {
     this._clearTimer();

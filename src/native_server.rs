@@ -210,6 +210,12 @@ impl NativeServer {
         self.engine.response_done(id)
     }
 
+    /// Answers an upgrade request: `raw` turns the connection into a byte stream.
+    #[napi(catch_unwind)]
+    pub fn upgrade(&self, id: u32, raw: bool) {
+        self.engine.upgrade(id, raw)
+    }
+
     #[napi(catch_unwind)]
     pub fn connection_count(&self) -> u32 {
         self.engine.connection_count() as u32

@@ -4,7 +4,7 @@
 //! bytes identical to `node:https` after Express swaps the response prototype.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,8 +54,14 @@ pub struct ConnState {
     destroy_requested: AtomicBool,
     /// The writer has shut down: the reader only drains the peer from now on.
     closing: AtomicBool,
+    /// The JS side's answer to an upgrade request: UNDECIDED, UPGRADE_RAW or UPGRADE_DECLINED.
+    upgrade: AtomicU8,
     wake: Notify,
 }
+
+const UNDECIDED: u8 = 0;
+const UPGRADE_RAW: u8 = 1;
+const UPGRADE_DECLINED: u8 = 2;
 
 impl ConnState {
     fn new(id: u32) -> Self {
@@ -67,6 +73,7 @@ impl ConnState {
             pending: AtomicUsize::new(0),
             destroy_requested: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            upgrade: AtomicU8::new(UNDECIDED),
             wake: Notify::new(),
         }
     }
@@ -123,6 +130,14 @@ impl ConnHandle {
             .state
             .pending
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        self.state.wake.notify_one();
+    }
+
+    /// Answers an upgrade request: `raw` hands the connection over as a byte stream (DATA
+    /// events from now on), otherwise HTTP parsing goes on as for any request.
+    pub fn upgrade(&self, raw: bool) {
+        let decision = if raw { UPGRADE_RAW } else { UPGRADE_DECLINED };
+        self.state.upgrade.store(decision, Ordering::SeqCst);
         self.state.wake.notify_one();
     }
 
@@ -189,6 +204,13 @@ enum Phase {
         started: Instant,
         body: Body,
     },
+    /// An upgrade request was reported; nothing is parsed until the JS side decides.
+    AwaitUpgrade {
+        started: Instant,
+        framing: Framing,
+    },
+    /// Upgraded: every byte goes to the JS side as it arrives.
+    Raw,
     /// A client error was reported; nothing more is parsed from this connection.
     Failed,
 }
@@ -209,6 +231,17 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, ctx: &ConnCtx) -> io::Result
             linger(&mut rd, &mut buf).await;
             return Ok(());
         }
+        if let Phase::AwaitUpgrade { started, framing } = phase {
+            match state.upgrade.swap(UNDECIDED, Ordering::SeqCst) {
+                // The bytes after the head went to JS with the request (Node's `head`).
+                UPGRADE_RAW => {
+                    buf.clear();
+                    phase = Phase::Raw;
+                }
+                UPGRADE_DECLINED => phase = after_head(started, framing),
+                _ => {}
+            }
+        }
         let paused = state.paused.load(Ordering::SeqCst);
         if !paused && process(ctx, &mut phase, &mut buf) {
             continue;
@@ -222,7 +255,8 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, ctx: &ConnCtx) -> io::Result
         }
         let deadline = deadline(ctx, &phase, idle_since);
         let pipeline_full = matches!(phase, Phase::Head { .. }) && pending >= MAX_PIPELINED;
-        let can_read = !(paused || pipeline_full || matches!(phase, Phase::Failed));
+        let stopped = matches!(phase, Phase::Failed | Phase::AwaitUpgrade { .. });
+        let can_read = !(paused || pipeline_full || stopped);
         if can_read {
             ctx.events.wait_for_room().await;
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
@@ -269,7 +303,18 @@ const REQUEST_TIMEOUT: ParseError = ParseError::new("ERR_HTTP_REQUEST_TIMEOUT", 
 fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
     let id = ctx.state.id;
     match phase {
-        Phase::Failed => false,
+        Phase::Failed | Phase::AwaitUpgrade { .. } => false,
+        Phase::Raw => {
+            if buf.is_empty() {
+                return false;
+            }
+            let data = buf.split();
+            ctx.events.push(|e| {
+                e.head(events::DATA, id);
+                e.bytes32(&data);
+            });
+            true
+        }
         Phase::Head { started } => {
             if buf.is_empty() || ctx.state.pending.load(Ordering::SeqCst) >= MAX_PIPELINED {
                 return false;
@@ -310,18 +355,19 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
                     e.str16(&buf[name.clone()]);
                     e.bytes32(&buf[value.clone()]);
                 }
+                if head.upgrade {
+                    // Node hands the bytes after an upgrade head to the 'upgrade' listener.
+                    e.bytes32(&buf[head.len..]);
+                }
             });
             buf.advance(head.len);
-            *phase = match head.framing {
-                Framing::None => Phase::Head { started: None },
-                Framing::Length(n) => Phase::Body {
+            *phase = if head.upgrade {
+                Phase::AwaitUpgrade {
                     started,
-                    body: Body::Length(n),
-                },
-                Framing::Chunked => Phase::Body {
-                    started,
-                    body: Body::Chunked(ChunkedDecoder::default()),
-                },
+                    framing: head.framing,
+                }
+            } else {
+                after_head(started, head.framing)
             };
             true
         }
@@ -377,6 +423,20 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
     }
 }
 
+fn after_head(started: Instant, framing: Framing) -> Phase {
+    match framing {
+        Framing::None => Phase::Head { started: None },
+        Framing::Length(n) => Phase::Body {
+            started,
+            body: Body::Length(n),
+        },
+        Framing::Chunked => Phase::Body {
+            started,
+            body: Body::Chunked(ChunkedDecoder::default()),
+        },
+    }
+}
+
 fn report_client_error(ctx: &ConnCtx, phase: &mut Phase, buf: &[u8], err: ParseError) {
     *phase = Phase::Failed;
     let raw = &buf[..buf.len().min(RAW_PACKET_MAX)];
@@ -397,7 +457,7 @@ fn deadline(ctx: &ConnCtx, phase: &Phase, idle_since: Option<Instant>) -> Option
         (a, b) => a.or(b),
     };
     match phase {
-        Phase::Failed => None,
+        Phase::Failed | Phase::AwaitUpgrade { .. } | Phase::Raw => None,
         Phase::Head {
             started: Some(started),
         } => earliest(

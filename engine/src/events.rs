@@ -20,6 +20,8 @@ pub const DRAIN: u8 = 7;
 pub const CLIENT_ERROR: u8 = 8;
 pub const TLS_ERROR: u8 = 9;
 pub const ACCEPT_ERROR: u8 = 10;
+/// Raw bytes of an upgraded (or CONNECT) connection.
+pub const DATA: u8 = 11;
 
 /// REQUEST flags.
 pub const FLAG_HAS_BODY: u8 = 1;

@@ -157,6 +157,10 @@ impl Server {
         self.on_conn(id, ConnHandle::response_done)
     }
 
+    pub fn upgrade(&self, id: u32, raw: bool) {
+        self.on_conn(id, |c| c.upgrade(raw))
+    }
+
     /// Commands for a connection that is already gone are dropped: its CLOSE event is on its
     /// way to the JS side.
     fn on_conn(&self, id: u32, command: impl FnOnce(&ConnHandle)) {

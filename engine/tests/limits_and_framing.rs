@@ -216,3 +216,32 @@ async fn a_stalled_consumer_bounds_the_event_queue() {
     let queued = server.take_events().len();
     assert!(queued <= 9 * 1024 * 1024, "queue grew to {queued} bytes");
 }
+
+#[tokio::test]
+async fn upgraded_connection_carries_raw_bytes_both_ways() {
+    let srv = start(None, |_| {});
+    let mut s = connect(srv.port).await;
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly-",
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    let want = b"HTTP/1.1 101 Switching Protocols\r\n\r\nearly-not http at all\r\n\r\n";
+    let mut sent_rest = false;
+    while got.len() < want.len() {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("echo")
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+        if !sent_rest && got.ends_with(b"early-") {
+            // Bytes that would be a malformed request must pass through untouched now.
+            s.write_all(b"not http at all\r\n\r\n").await.unwrap();
+            sent_rest = true;
+        }
+    }
+    assert_eq!(&got[..], &want[..]);
+}

@@ -32,6 +32,11 @@ pub enum Event {
         headers: Vec<(String, String)>,
         has_body: bool,
         keep_alive: bool,
+        upgrade_head: Option<Vec<u8>>,
+    },
+    Data {
+        id: u32,
+        data: Vec<u8>,
     },
     Body {
         id: u32,
@@ -131,7 +136,9 @@ pub fn decode(buf: &[u8]) -> Vec<Event> {
                 let method = c.str8();
                 let target = c.str32();
                 let headers = c.pairs();
+                let upgrade_head = (flags & events::FLAG_UPGRADE != 0).then(|| c.bytes32());
                 Event::Request {
+                    upgrade_head,
                     id,
                     method,
                     target,
@@ -141,6 +148,10 @@ pub fn decode(buf: &[u8]) -> Vec<Event> {
                 }
             }
             events::BODY => Event::Body {
+                id,
+                data: c.bytes32(),
+            },
+            events::DATA => Event::Data {
                 id,
                 data: c.bytes32(),
             },
@@ -212,6 +223,20 @@ pub fn start(
             notify.notified().await;
             for ev in decode(&responder.take_events()) {
                 match &ev {
+                    Event::Request {
+                        id,
+                        upgrade_head: Some(head),
+                        ..
+                    } => {
+                        // Upgrade: switch to raw mode and echo, starting with the early bytes.
+                        responder.upgrade(*id, true);
+                        let mut out = b"HTTP/1.1 101 Switching Protocols\r\n\r\n".to_vec();
+                        out.extend_from_slice(head);
+                        responder.write(*id, Bytes::from(out));
+                    }
+                    Event::Data { id, data } => {
+                        responder.write(*id, Bytes::from(data.clone()));
+                    }
                     Event::Request {
                         id,
                         target,
