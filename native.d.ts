@@ -21,6 +21,8 @@ export declare class NativeServer {
    * or null for Node's default (`::`, falling back to `0.0.0.0`).
    */
   listen(host: string | undefined | null, port: number, backlog: number, ipv6Only: boolean): BoundAddress
+  /** Binds a unix domain socket at `path` and starts accepting. */
+  listenUnix(path: string, backlog: number): void
   /** Stops accepting new connections and frees the port. */
   stopAccepting(): void
   /** Takes the pending event batch (layout: `engine/src/events.rs`). */

@@ -8,6 +8,9 @@ const { STATUS_CODES } = http;
 const { FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE } = require('./events');
 const { emitResponseDrain } = require('./node-internals');
 
+// The Connection serving a socket, for Node-style handlers that only get the socket.
+const kConnection = Symbol('rhttps.connection');
+
 const continueExpression = /(?:^|\W)100-continue(?:$|\W)/i;
 
 const badRequestResponse = clientErrorResponse(400);
@@ -37,6 +40,7 @@ class Connection {
     this.receiving = null;
     this.requestsCount = 0;
     this.upgraded = false;
+    socket[kConnection] = this;
     socket.on('error', socketOnError);
     socket.on('timeout', socketOnTimeout);
     socket.on('drain', socketOnDrain);
@@ -146,6 +150,14 @@ class Connection {
       res.end();
     }
     return true;
+  }
+
+  onData(chunk) {
+    this.socket._pushRaw(chunk);
+  }
+
+  onDrain() {
+    this.socket._onDrain();
   }
 
   onBody(chunk) {
@@ -261,7 +273,7 @@ function socketOnDrain() {
 
 // Node's socketOnTimeout: the request, response and server each get a chance to handle it.
 function socketOnTimeout() {
-  const conn = this.server._connections.get(this._id);
+  const conn = this[kConnection];
   const req = conn && conn.receiving;
   const reqTimeout = req && !req.complete && req.emit('timeout', this);
   const res = this._httpMessage;

@@ -40,18 +40,20 @@ function normalizeListenArgs(args) {
     if (typeof backlog === 'number') opts.backlog = backlog;
   } else if (typeof first === 'string') {
     opts = { path: first };
+    const backlog = args[1];
+    if (typeof backlog === 'number') opts.backlog = backlog;
   } else {
     throw invalidArgType('options', 'an object, a port number or a path', first);
   }
-  if (opts.path !== undefined && opts.port === undefined) {
-    throw nodeError(Error, 'ERR_INVALID_ARG_VALUE',
-      `rhttps does not listen on unix sockets yet (got path ${JSON.stringify(opts.path)}): pass a port instead`);
+  if (opts.path !== undefined && typeof opts.path !== 'string') {
+    throw invalidArgType('options.path', 'of type string', opts.path);
   }
   if (opts.port !== undefined && opts.port !== null && !isPort(opts.port)) {
     throw nodeError(TypeError, 'ERR_INVALID_ARG_VALUE',
       `The argument 'options' must have the property "port" or "path". Received ${JSON.stringify(opts)}`);
   }
   return {
+    path: opts.port === undefined || opts.port === null ? opts.path : undefined,
     port: toPort(opts.port, 'options.port'),
     host: opts.host === undefined || opts.host === null || opts.host === '' ? undefined : String(opts.host),
     backlog: Number.isInteger(opts.backlog) && opts.backlog > 0 ? opts.backlog : 511,

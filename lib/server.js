@@ -4,6 +4,8 @@
 // parsing live in the engine. Every method of net.Server that touches a handle is replaced.
 
 const EventEmitter = require('node:events');
+const fs = require('node:fs');
+const { AsyncResource } = require('node:async_hooks');
 const http = require('node:http');
 const dns = require('node:dns');
 const net = require('node:net');
@@ -56,11 +58,17 @@ class ServerState {
     const server = this.server;
     let addr;
     try {
-      addr = this.native.listen(host, opts.port, opts.backlog, opts.ipv6Only);
+      if (opts.path !== undefined) {
+        this.native.listenUnix(opts.path, opts.backlog);
+        addr = opts.path;
+      } else {
+        addr = this.native.listen(host, opts.port, opts.backlog, opts.ipv6Only);
+      }
     } catch (e) {
       this.binding = false;
-      const shown = host === null ? (net.isIPv6('::') ? '::' : '0.0.0.0') : host;
-      const err = e.code && /^E[A-Z]+$/.test(e.code) ? listenError(e.code, shown, opts.port, e.message) : e;
+      const shown = opts.path !== undefined ? opts.path : host === null ? '::' : host;
+      const port = opts.path !== undefined ? undefined : opts.port;
+      const err = e.code && /^E[A-Z]+$/.test(e.code) ? listenError(e.code, shown, port, e.message) : e;
       process.nextTick(() => server.emit('error', err));
       return;
     }
@@ -75,46 +83,66 @@ class ServerState {
   // Engine events, one method per kind (see lib/events.js).
   onOpen(id, remote, local, tls) {
     const server = this.server;
+    const max = server.maxConnections;
+    if (typeof max === 'number' && this.connections.size >= max) {
+      // As net.Server: over maxConnections the connection is dropped and 'drop' says who.
+      this.native.destroy(id);
+      const data = Object.create(null);
+      data.localAddress = local.address || undefined;
+      data.localPort = local.port || undefined;
+      data.localFamily = local.family === 6 ? 'IPv6' : local.family === 4 ? 'IPv4' : undefined;
+      data.remoteAddress = remote.address || undefined;
+      data.remotePort = remote.port || undefined;
+      data.remoteFamily = remote.family === 6 ? 'IPv6' : remote.family === 4 ? 'IPv4' : undefined;
+      server.emit('drop', data);
+      return;
+    }
     const socket = new RhttpsSocket(this.native, id, remote, local, this.secure ? tls : null, server);
-    this.connections.set(id, new Connection(server, socket));
+    const conn = new Connection(server, socket);
+    // Like a net.Socket's handle, each connection is its own async resource: events for it
+    // run in its scope, so AsyncLocalStorage state never crosses between connections that
+    // share an engine batch.
+    conn.scope = new AsyncResource('RHTTPSCONNECTION');
+    this.connections.set(id, conn);
     this.updateRef();
-    server.emit('connection', socket);
-    if (this.secure) server.emit('secureConnection', socket);
+    conn.scope.runInAsyncScope(() => {
+      server.emit('connection', socket);
+      if (this.secure) server.emit('secureConnection', socket);
+    });
+  }
+
+  // Runs `conn[method](...args)` in the connection's async scope, if it is still open.
+  run(id, method, a, b, c, d, e, f) {
+    const conn = this.connections.get(id);
+    if (conn !== undefined) conn.scope.runInAsyncScope(conn[method], conn, a, b, c, d, e, f);
   }
 
   onRequest(id, method, url, minor, rawHeaders, flags, head) {
-    const conn = this.connections.get(id);
-    if (conn !== undefined) conn.onRequest(method, url, minor, rawHeaders, flags, head);
+    this.run(id, 'onRequest', method, url, minor, rawHeaders, flags, head);
   }
 
   onData(id, chunk) {
-    const conn = this.connections.get(id);
-    if (conn !== undefined) conn.socket._pushRaw(chunk);
+    this.run(id, 'onData', chunk);
   }
 
   onBody(id, chunk) {
-    const conn = this.connections.get(id);
-    if (conn !== undefined) conn.onBody(chunk);
+    this.run(id, 'onBody', chunk);
   }
 
   onEnd(id, rawTrailers) {
-    const conn = this.connections.get(id);
-    if (conn !== undefined) conn.onEnd(rawTrailers);
+    this.run(id, 'onEnd', rawTrailers);
   }
 
   onPeerEnd(id) {
-    const conn = this.connections.get(id);
-    if (conn !== undefined) conn.onPeerEnd();
+    this.run(id, 'onPeerEnd');
   }
 
   onDrain(id) {
-    const conn = this.connections.get(id);
-    if (conn !== undefined) conn.socket._onDrain();
+    this.run(id, 'onDrain');
   }
 
   onClientError(id, code, reason, raw) {
-    const conn = this.connections.get(id);
-    if (conn !== undefined) conn.onClientError(code, reason, raw);
+    this.run(id, 'onClientError', code, reason, raw);
   }
 
   onClose(id, code, message) {
@@ -122,8 +150,9 @@ class ServerState {
     if (conn === undefined) return;
     this.connections.delete(id);
     try {
-      conn.onClose(code, message);
+      conn.scope.runInAsyncScope(conn.onClose, conn, code, message);
     } finally {
+      conn.scope.emitDestroy();
       this.updateRef();
       if (this.closing) this.maybeEmitClose();
     }
@@ -251,7 +280,8 @@ class ServerMethods {
 
   address() {
     const a = this[kState].address;
-    return this[kState].listening && a ? { address: a.address, family: a.family, port: a.port } : null;
+    if (!this[kState].listening || !a) return null;
+    return typeof a === 'string' ? a : { address: a.address, family: a.family, port: a.port };
   }
 
   close(cb) {
@@ -266,6 +296,8 @@ class ServerMethods {
     if (st.listening) {
       st.native.stopAccepting();
       st.listening = false;
+      // libuv removes a unix socket's file when the server closes; so does rhttps.
+      if (typeof st.address === 'string') fs.rm(st.address, { force: true }, () => {});
     }
     st.closing = true;
     this.closeIdleConnections();

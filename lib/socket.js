@@ -8,6 +8,22 @@ const { cipherInfo } = require('./tls-names');
 
 const FAMILY = { 4: 'IPv4', 6: 'IPv6', 0: undefined };
 
+// Write callbacks run after the current turn of the event loop, as they do for Node's TLS
+// sockets (whose writes complete in libuv): a response's 'finish' then follows the request's
+// 'close' exactly as on node:https. One setImmediate serves every write of the turn.
+let completions = [];
+
+function flushCompletions() {
+  const list = completions;
+  completions = [];
+  for (let i = 0; i < list.length; i++) list[i]();
+}
+
+function complete(cb) {
+  if (completions.length === 0) setImmediate(flushCompletions);
+  completions.push(cb);
+}
+
 class RhttpsSocket extends Duplex {
   constructor(native, id, remote, local, tls, server) {
     // allowHalfOpen as Node's http server sets it; autoDestroy off because the socket is
@@ -56,7 +72,7 @@ class RhttpsSocket extends Duplex {
   _write(chunk, encoding, cb) {
     this._bytesWritten = this.bytesWritten + chunk.length;
     this._touch();
-    if (this._native.write(this._id, chunk)) cb();
+    if (this._native.write(this._id, chunk)) complete(cb);
     else this._pendingWrite = cb;
   }
 
@@ -69,7 +85,7 @@ class RhttpsSocket extends Duplex {
     }
     this._bytesWritten = this.bytesWritten + total;
     this._touch();
-    if (this._native.writev(this._id, list)) cb();
+    if (this._native.writev(this._id, list)) complete(cb);
     else this._pendingWrite = cb;
   }
 

@@ -156,6 +156,14 @@ impl NativeServer {
         })
     }
 
+    /// Binds a unix domain socket at `path` and starts accepting.
+    #[napi(catch_unwind)]
+    pub fn listen_unix(&self, path: String, backlog: i32) -> napi::Result<(), String> {
+        self.engine
+            .listen_unix(std::path::Path::new(&path), backlog)
+            .map_err(to_js)
+    }
+
     /// Stops accepting new connections and frees the port.
     #[napi(catch_unwind)]
     pub fn stop_accepting(&self) {

@@ -7,6 +7,7 @@ pub mod conn;
 pub mod error;
 pub mod events;
 pub mod limits;
+pub mod listener;
 pub mod request;
 pub mod runtime;
 pub mod selfsigned;
@@ -14,4 +15,5 @@ pub mod server;
 pub mod tls;
 
 pub use error::EngineError;
-pub use server::{ListenOptions, Server};
+pub use listener::ListenOptions;
+pub use server::Server;

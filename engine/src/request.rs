@@ -146,8 +146,8 @@ fn parse_with<'b>(
     if has_te {
         if content_length.is_some() {
             return Err(ParseError::new(
-                "HPE_UNEXPECTED_CONTENT_LENGTH",
-                "Content-Length can't be present with Transfer-Encoding",
+                "HPE_INVALID_TRANSFER_ENCODING",
+                "Transfer-Encoding can't be present with Content-Length",
             ));
         }
         if !chunked {
@@ -273,7 +273,7 @@ mod tests {
     fn rejects_smuggling_shapes() {
         let both =
             parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
-        assert_eq!(both.unwrap_err().code, "HPE_UNEXPECTED_CONTENT_LENGTH");
+        assert_eq!(both.unwrap_err().code, "HPE_INVALID_TRANSFER_ENCODING");
         let dup = parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n");
         assert_eq!(dup.unwrap_err().code, "HPE_UNEXPECTED_CONTENT_LENGTH");
         let bad = parse("POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n");

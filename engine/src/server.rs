@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
@@ -18,17 +18,8 @@ use crate::conn::{self, ConnHandle};
 use crate::error::EngineError;
 use crate::events::{self, EventQueue, Waker};
 use crate::limits::Limits;
+use crate::listener::{self, Accepted, ListenOptions, Listener};
 use crate::runtime;
-
-/// Where to listen. `host: None` is Node's default: `::` dual-stack, or `0.0.0.0` where the
-/// machine has no IPv6.
-#[derive(Debug, Clone)]
-pub struct ListenOptions {
-    pub host: Option<IpAddr>,
-    pub port: u16,
-    pub backlog: i32,
-    pub ipv6_only: bool,
-}
 
 struct Shared {
     events: Arc<EventQueue>,
@@ -43,6 +34,22 @@ struct Shared {
 #[derive(Clone)]
 pub struct Server {
     shared: Arc<Shared>,
+}
+
+/// Why starting a listener failed: an engine condition, or a socket error still to be
+/// labelled with its syscall.
+enum StartError {
+    Engine(EngineError),
+    Io(io::Error),
+}
+
+impl StartError {
+    fn map_io(self, f: impl FnOnce(io::Error) -> EngineError) -> EngineError {
+        match self {
+            StartError::Engine(e) => e,
+            StartError::Io(e) => f(e),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,32 +92,49 @@ impl Server {
 
     /// Binds and starts accepting. Returns the bound address (the real port for port 0).
     pub fn listen(&self, opts: &ListenOptions) -> Result<SocketAddr, EngineError> {
-        let mut stop = lock(&self.shared.stop);
-        if stop.is_some() {
-            return Err(EngineError::AlreadyListening);
-        }
-        let rt = runtime::get()?;
-        let std_listener = bind(opts).map_err(|source| EngineError::Io {
+        let io_err = |source| EngineError::Io {
             syscall: "listen",
             source,
-        })?;
-        let addr = std_listener
-            .local_addr()
-            .map_err(|source| EngineError::Io {
-                syscall: "listen",
-                source,
-            })?;
-        let listener = {
+        };
+        self.start(|| {
+            let std_listener = listener::bind_tcp(opts)?;
+            let addr = std_listener.local_addr()?;
+            Ok((TcpListener::from_std(std_listener)?, addr))
+        })
+        .map_err(|e| e.map_io(io_err))
+    }
+
+    /// Binds a unix domain socket at `path` and starts accepting.
+    pub fn listen_unix(&self, path: &Path, backlog: i32) -> Result<(), EngineError> {
+        let io_err = |source| EngineError::Io {
+            syscall: "listen",
+            source,
+        };
+        self.start(|| {
+            let std_listener = listener::bind_unix(path, backlog)?;
+            Ok((UnixListener::from_std(std_listener)?, ()))
+        })
+        .map_err(|e| e.map_io(io_err))
+    }
+
+    fn start<L: Listener, T>(
+        &self,
+        bind: impl FnOnce() -> io::Result<(L, T)>,
+    ) -> Result<T, StartError> {
+        let mut stop = lock(&self.shared.stop);
+        if stop.is_some() {
+            return Err(StartError::Engine(EngineError::AlreadyListening));
+        }
+        let rt = runtime::get().map_err(StartError::Engine)?;
+        // tokio listeners register with the reactor of the runtime they are made in.
+        let (listener, bound) = {
             let _guard = rt.enter();
-            TcpListener::from_std(std_listener).map_err(|source| EngineError::Io {
-                syscall: "listen",
-                source,
-            })?
+            bind().map_err(StartError::Io)?
         };
         let (tx, rx) = oneshot::channel();
         *stop = Some(tx);
         rt.spawn(accept_loop(listener, self.shared.clone(), rx));
-        Ok(addr)
+        Ok(bound)
     }
 
     /// Stops accepting and releases the port. Open connections are not touched.
@@ -170,46 +194,17 @@ impl Server {
     }
 }
 
-fn bind(opts: &ListenOptions) -> io::Result<std::net::TcpListener> {
-    match opts.host {
-        Some(ip) => bind_addr(SocketAddr::new(ip, opts.port), opts),
-        None => bind_addr(
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), opts.port),
-            opts,
-        )
-        .or_else(|e| match e.raw_os_error() {
-            // No IPv6 on this machine: Node falls back to IPv4 the same way.
-            Some(97) => bind_addr(
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), opts.port),
-                opts,
-            ),
-            _ => Err(e),
-        }),
-    }
-}
-
-fn bind_addr(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(opts.ipv6_only)?;
-    }
-    // libuv sets SO_REUSEADDR on listening sockets, so restarts do not wait out TIME_WAIT.
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(opts.backlog)?;
-    Ok(socket.into())
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+async fn accept_loop<L: Listener>(
+    listener: L,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
     loop {
         tokio::select! {
             _ = &mut stop => return,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    // Node's http server sets noDelay by default.
-                    let _ = tcp.set_nodelay(true);
-                    tokio::spawn(handle_connection(tcp, peer, shared.clone()));
+                Ok(conn) => {
+                    tokio::spawn(handle_connection(conn, shared.clone()));
                 }
                 Err(e) if is_per_connection_error(&e) => {}
                 Err(e) => {
@@ -246,10 +241,14 @@ struct ConnInfo {
     servername: String,
 }
 
-async fn handle_connection(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+async fn handle_connection<S>(conn: Accepted<S>, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let stream = conn.stream;
     let mut info = ConnInfo {
-        remote: Some(peer),
-        local: tcp.local_addr().ok(),
+        remote: conn.remote,
+        local: conn.local,
         ..ConnInfo::default()
     };
     let tls = shared
@@ -258,9 +257,9 @@ async fn handle_connection(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
     match tls {
-        None => run_connection(tcp, info, &shared).await,
+        None => run_connection(stream, info, &shared).await,
         Some(config) => {
-            let handshake = TlsAcceptor::from(config).accept(tcp);
+            let handshake = TlsAcceptor::from(config).accept(stream);
             let result = match shared.limits.handshake_timeout() {
                 Some(limit) => tokio::time::timeout(limit, handshake)
                     .await

@@ -1,0 +1,95 @@
+//! The listening sockets the engine accepts on: TCP (Node's default host rules) and unix
+//! domain sockets (`listen(path)`).
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+
+/// Where to listen on TCP. `host: None` is Node's default: `::` dual-stack, or `0.0.0.0`
+/// where the machine has no IPv6.
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    pub host: Option<IpAddr>,
+    pub port: u16,
+    pub backlog: i32,
+    pub ipv6_only: bool,
+}
+
+/// One accepted connection; addresses are `None` for unix sockets.
+pub struct Accepted<S> {
+    pub stream: S,
+    pub remote: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
+}
+
+pub trait Listener: Send + Sync + 'static {
+    type Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static;
+    fn accept(&self) -> impl Future<Output = io::Result<Accepted<Self::Stream>>> + Send;
+}
+
+impl Listener for TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn accept(&self) -> io::Result<Accepted<Self::Stream>> {
+        let (stream, peer) = TcpListener::accept(self).await?;
+        // Node's http server sets noDelay by default.
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok();
+        Ok(Accepted {
+            stream,
+            remote: Some(peer),
+            local,
+        })
+    }
+}
+
+impl Listener for UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn accept(&self) -> io::Result<Accepted<Self::Stream>> {
+        let (stream, _) = UnixListener::accept(self).await?;
+        Ok(Accepted {
+            stream,
+            remote: None,
+            local: None,
+        })
+    }
+}
+
+pub fn bind_tcp(opts: &ListenOptions) -> io::Result<std::net::TcpListener> {
+    let any_v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), opts.port);
+    let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), opts.port);
+    match opts.host {
+        Some(ip) => bind_addr(SocketAddr::new(ip, opts.port), opts),
+        None => bind_addr(any_v6, opts).or_else(|e| match e.raw_os_error() {
+            // EAFNOSUPPORT: no IPv6 on this machine; Node falls back to IPv4 the same way.
+            Some(97) => bind_addr(any_v4, opts),
+            _ => Err(e),
+        }),
+    }
+}
+
+fn bind_addr(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(opts.ipv6_only)?;
+    }
+    // libuv sets SO_REUSEADDR on listening sockets, so restarts do not wait out TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(opts.backlog)?;
+    Ok(socket.into())
+}
+
+/// Binds a unix domain socket. As in Node, an existing file at `path` is an EADDRINUSE.
+pub fn bind_unix(path: &Path, backlog: i32) -> io::Result<std::os::unix::net::UnixListener> {
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SockAddr::unix(path)?)?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
