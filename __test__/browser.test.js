@@ -1,0 +1,63 @@
+'use strict';
+// A real browser: Debian's headless Chromium loads a page from rhttps over HTTPS (trusting the
+// test key by its SPKI hash), the page opens a wss:// WebSocket to the same server, and the
+// echo comes back. Driven by playwright-core; no browser is downloaded.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { WebSocketServer } = require('ws');
+const rhttps = require('..');
+const { pki, listen, close } = require('./helpers');
+
+const CHROMIUM = '/usr/bin/chromium';
+
+const page = `<!doctype html><title>loading</title>
+<script>
+  const ws = new WebSocket('wss://' + location.host + '/echo');
+  ws.onopen = () => ws.send('hello from ' + (window.isSecureContext ? 'a secure context' : 'nowhere'));
+  ws.onmessage = (e) => { document.title = e.data; };
+  ws.onerror = () => { document.title = 'websocket error'; };
+</script>`;
+
+// CI sets RHTTPS_REQUIRE_BROWSER so a missing browser fails there instead of skipping.
+const missing = !fs.existsSync(CHROMIUM) && !process.env.RHTTPS_REQUIRE_BROWSER
+  && 'Debian chromium is not installed (apt-get install chromium)';
+
+test('headless Chromium loads a page over HTTPS and echoes through wss://', { skip: missing }, async () => {
+  const { chromium } = require('playwright-core');
+  const server = rhttps.createServer(pki().serverOptions, (req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(page);
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo: ${m}`)));
+  const port = await listen(server, 0, '127.0.0.1');
+  const spki = crypto.createHash('sha256')
+    .update(crypto.createPublicKey(pki().leafCert).export({ type: 'spki', format: 'der' }))
+    .digest('base64');
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--ignore-certificate-errors-spki-list=${spki}`],
+  });
+  try {
+    const tab = await browser.newPage();
+    const response = await tab.goto(`https://localhost:${port}/`);
+    assert.equal(response.status(), 200);
+    const security = await response.securityDetails();
+    assert.equal(security.protocol, 'TLS 1.3');
+    await tab.waitForFunction(() => document.title.startsWith('echo:'), null, { timeout: 10000 });
+    assert.equal(await tab.title(), 'echo: hello from a secure context');
+  } finally {
+    await browser.close();
+    wss.close();
+    await close(server);
+  }
+});
