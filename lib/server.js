@@ -349,10 +349,14 @@ class ServerMethods {
     return this;
   }
 
-  async [Symbol.asyncDispose]() {
+}
+
+// Node 20 has Symbol.asyncDispose; guarded so older runtimes do not get an 'undefined' method.
+if (typeof Symbol.asyncDispose === 'symbol') {
+  ServerMethods.prototype[Symbol.asyncDispose] = async function asyncDispose() {
     if (!this[kState].listening) return;
     await new Promise((resolve, reject) => this.close((err) => (err ? reject(err) : resolve())));
-  }
+  };
 }
 
 for (const [prop, key] of Object.entries(LIMITS)) {
