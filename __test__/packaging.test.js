@@ -101,3 +101,18 @@ test('with no binary for the platform, require says which platform and what to d
   assert.match(err.message, new RegExp(`${process.platform}-${process.arch}`));
   assert.match(err.message, /npm run build|optional/);
 });
+
+test('installing from a git checkout builds the binary from source', { timeout: 900000 }, async () => {
+  const app = freshProject();
+  // npm clones the repository, installs its dev dependencies and runs `prepare` (napi build).
+  npm(['install', `git+file://${ROOT}`], app);
+  const installed = path.join(app, 'node_modules', 'rhttps');
+  assert.ok(fs.existsSync(path.join(installed, binary)), 'the binary was built during install');
+  const r = await runScript(`
+    const https = require('rhttps');
+    const { key, cert } = https.createSelfSignedCertificate();
+    const s = https.createServer({ key, cert }).listen(0, '127.0.0.1', () => { console.log('built and listening'); s.close(); });`,
+  { cwd: app });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'built and listening');
+});
