@@ -55,6 +55,16 @@ export interface SelfSignedCertificate {
  */
 export declare function createSelfSignedCertificate(options?: { hosts?: string[] }): SelfSignedCertificate;
 
+/**
+ * Validated TLS options (rhttps's counterpart of `tls.createSecureContext`): pass it to
+ * `server.addContext(hostname, context)` or `server.setSecureContext(...)`. Invalid PEM or
+ * options throw here, with the same codes `createServer` uses.
+ */
+export declare class SecureContext {
+  private constructor();
+}
+export declare function createSecureContext(options?: import('node:tls').SecureContextOptions): SecureContext;
+
 export declare const Agent: typeof https.Agent;
 export declare const globalAgent: typeof https.globalAgent;
 export declare const request: typeof https.request;

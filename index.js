@@ -5,6 +5,7 @@
 const https = require('node:https');
 const { defineServer } = require('./lib/server');
 const { createSelfSignedCertificate: nativeSelfSigned } = require('./lib/native');
+const { createSecureContext, SecureContext } = require('./lib/secure-context');
 
 const Server = defineServer(https.Server, true);
 
@@ -25,6 +26,8 @@ module.exports = {
   Server,
   createServer,
   createSelfSignedCertificate,
+  createSecureContext,
+  SecureContext,
   Agent: https.Agent,
   globalAgent: https.globalAgent,
   request: https.request,

@@ -3,6 +3,7 @@
 import rhttps from './index.js';
 
 export const {
-  Server, createServer, createSelfSignedCertificate, Agent, globalAgent, request, get,
+  Server, createServer, createSelfSignedCertificate, createSecureContext, SecureContext, Agent, globalAgent,
+  request, get,
 } = rhttps;
 export default rhttps;

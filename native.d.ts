@@ -21,6 +21,10 @@ export declare class NativeServer {
    * or null for Node's default (`::`, falling back to `0.0.0.0`).
    */
   listen(host: string | undefined | null, port: number, backlog: number, ipv6Only: boolean): BoundAddress
+  /** Replaces the certificates and TLS options for handshakes from now on. */
+  setSecureContext(tls: TlsInput): void
+  /** Serves `hostname` (SNI; `*` for one label) with these keys and certificates. */
+  addContext(hostname: string, tls: TlsInput): void
   /** Binds a unix domain socket at `path` and starts accepting. */
   listenUnix(path: string, backlog: number): void
   /** Stops accepting new connections and frees the port. */
@@ -54,6 +58,12 @@ export interface BoundAddress {
 export declare function buildProfile(): string
 
 /**
+ * Throws what `createServer` would throw for these TLS options; used by
+ * `createSecureContext` to fail early, as Node's does.
+ */
+export declare function checkSecureContext(tls: TlsInput): void
+
+/**
  * Generates a self-signed certificate for development, valid for `hosts`
  * (default: localhost, 127.0.0.1 and ::1).
  */
@@ -74,9 +84,18 @@ export interface SelfSignedCertificate {
   cert: string
 }
 
-/** PEM material as the JS layer normalizes it: every option is a list of buffers. */
+/**
+ * TLS options as the JS layer normalizes them: PEM material as lists of buffers, and the
+ * negotiation options as Node spells them.
+ */
 export interface TlsInput {
   key: Array<Buffer>
   cert: Array<Buffer>
   ca: Array<Buffer>
+  minVersion?: string
+  maxVersion?: string
+  ciphers?: string
+  ecdhCurve?: string
+  honorCipherOrder?: boolean
+  alpnProtocols?: Array<Buffer>
 }

@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.buildProfile = nativeBinding.buildProfile
+module.exports.checkSecureContext = nativeBinding.checkSecureContext
 module.exports.createSelfSignedCertificate = nativeBinding.createSelfSignedCertificate

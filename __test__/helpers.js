@@ -28,6 +28,11 @@ function pki() {
   run('x509', '-req', '-in', 'int.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'int.crt', '-days', '30', '-extfile', 'ca.ext');
   run('req', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=localhost');
   run('x509', '-req', '-in', 'leaf.csr', '-CA', 'int.crt', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf.crt', '-days', '30', '-extfile', 'leaf.ext');
+  // A second ECDSA leaf (rotation) and an RSA leaf (several key types at once).
+  run('req', ...ec, '-keyout', 'leaf2.key', '-out', 'leaf2.csr', '-subj', '/CN=localhost');
+  run('x509', '-req', '-in', 'leaf2.csr', '-CA', 'int.crt', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf2.crt', '-days', '30', '-extfile', 'leaf.ext');
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rsa.key', '-out', 'rsa.csr', '-subj', '/CN=localhost');
+  run('x509', '-req', '-in', 'rsa.csr', '-CA', 'int.crt', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'rsa.crt', '-days', '30', '-extfile', 'leaf.ext');
   run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.key');
   const read = (f) => fs.readFileSync(path.join(dir, f));
   pkiCache = {
@@ -37,6 +42,10 @@ function pki() {
     leafKey: read('leaf.key'),
     leafCert: read('leaf.crt'),
     otherKey: read('other.key'),
+    leaf2Key: read('leaf2.key'),
+    leaf2Cert: read('leaf2.crt'),
+    rsaKey: read('rsa.key'),
+    rsaCert: read('rsa.crt'),
   };
   // The server options most tests use: the seed's {key, cert, ca} shape.
   pkiCache.serverOptions = { key: pkiCache.leafKey, cert: pkiCache.leafCert, ca: pkiCache.intCert };
@@ -62,7 +71,7 @@ function close(server) {
 
 // Runs `fn(port, server)` against an rhttps server with the test chain, then closes it.
 async function withServer(handler, fn, options = {}) {
-  const server = require('..').createServer({ ...pki().serverOptions, ...options }, handler);
+  const server = require('..').createServer({ ...pki().serverOptions, ...options }, handler || ((req, res) => res.end()));
   const port = await listen(server, 0, '127.0.0.1');
   try {
     await fn(port, server);

@@ -58,7 +58,7 @@ function dispatch(buf, sink) {
         case OPEN: {
           const remote = r.addr();
           const local = r.addr();
-          const tls = { protocol: r.str8(), cipher: r.str8(), alpn: r.str8(), servername: r.str8() };
+          const tls = { protocol: r.str8(), cipher: r.str8(), alpn: r.str8(), servername: r.str8(), group: r.str8() };
           sink.onOpen(id, remote, local, tls);
           break;
         }

@@ -14,7 +14,8 @@ const { dispatch } = require('./events');
 const { RhttpsSocket } = require('./socket');
 const { Connection } = require('./connection');
 const { normalizeListenArgs } = require('./listen-args');
-const { tlsInput } = require('./tls-options');
+const { tlsInput, kTlsInput, TLS_OPTION_NAMES } = require('./tls-options');
+const { SecureContext } = require('./secure-context');
 const { nodeError, listenError, invalidArgType, outOfRange } = require('./errors');
 
 const kState = Symbol('rhttps.state');
@@ -33,6 +34,9 @@ class ServerState {
     this.refed = true;
     this.nativeRefed = false;
     this.limits = {};
+    // The TLS options in force, so setSecureContext() can change some and keep the rest.
+    this.tlsOptions = {};
+    if (secure) for (const name of TLS_OPTION_NAMES) if (options[name] !== undefined) this.tlsOptions[name] = options[name];
     this.native = new NativeServer(secure ? tlsInput(options) : null, () => this.onEvents());
   }
 
@@ -349,6 +353,27 @@ class ServerMethods {
     return this;
   }
 
+  // New handshakes use the new certificates and options; open connections are untouched.
+  // As in Node, options not given keep their current values.
+  setSecureContext(options) {
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+    const st = this[kState];
+    const merged = { ...st.tlsOptions };
+    for (const name of TLS_OPTION_NAMES) if (options[name] !== undefined) merged[name] = options[name];
+    st.native.setSecureContext(tlsInput(merged));
+    st.tlsOptions = merged;
+  }
+
+  // Serves `hostname` (SNI; '*' stands for one label) with another key and certificate.
+  addContext(hostname, context) {
+    if (typeof hostname !== 'string') throw invalidArgType('hostname', 'of type string', hostname);
+    if (context === null || typeof context !== 'object') throw invalidArgType('context', 'of type object', context);
+    if (context[kTlsInput] === undefined && !(context instanceof SecureContext) && context.context !== undefined) {
+      throw nodeError(TypeError, 'ERR_INVALID_ARG_VALUE',
+        'a node:tls SecureContext cannot be read by rhttps: pass the options object, or rhttps.createSecureContext(options)');
+    }
+    this[kState].native.addContext(hostname, tlsInput(context));
+  }
 }
 
 // Node 20 has Symbol.asyncDispose; guarded so older runtimes do not get an 'undefined' method.

@@ -8,6 +8,14 @@ const { cipherInfo } = require('./tls-names');
 
 const FAMILY = { 4: 'IPv4', 6: 'IPv6', 0: undefined };
 
+// Key-exchange groups as Node's getEphemeralKeyInfo() names them (OpenSSL's names and sizes).
+const GROUPS = {
+  X25519: { type: 'ECDH', name: 'X25519', size: 253 },
+  secp256r1: { type: 'ECDH', name: 'prime256v1', size: 256 },
+  secp384r1: { type: 'ECDH', name: 'secp384r1', size: 384 },
+  X25519MLKEM768: { type: 'ECDH', name: 'X25519MLKEM768', size: 253 },
+};
+
 // Write callbacks run after the current turn of the event loop, as they do for Node's TLS
 // sockets (whose writes complete in libuv): a response's 'finish' then follows the request's
 // 'close' exactly as on node:https. One setImmediate serves every write of the turn.
@@ -188,6 +196,12 @@ class RhttpsSocket extends Duplex {
   getProtocol() { return this._tls ? this._tls.protocol : null; }
   getCipher() { return this._tls ? cipherInfo(this._tls.cipher, this._tls.protocol) : undefined; }
   getPeerCertificate() { return this._tls ? {} : null; }
+
+  // Node answers null on server sockets; rhttps knows the negotiated group and says so.
+  getEphemeralKeyInfo() {
+    if (!this._tls || !this._tls.group) return null;
+    return GROUPS[this._tls.group] || { type: 'ECDH', name: this._tls.group };
+  }
   isSessionReused() { return false; }
 }
 

@@ -1,8 +1,10 @@
 'use strict';
-// Node's TLS options in the shape the engine takes: each of key/cert/ca becomes an array of
-// Buffers. Options the engine cannot honour yet fail here, loudly, instead of being ignored.
+// Node's TLS options in the shape the engine takes. Options the engine honours are passed on;
+// options it cannot honour yet fail here with what to do instead, rather than being ignored.
 
 const { nodeError, invalidArgType } = require('./errors');
+
+const kTlsInput = Symbol('rhttps.tlsInput');
 
 function toBuffers(value, name) {
   if (value === undefined || value === null) return [];
@@ -24,17 +26,74 @@ function unsupported(what, instead) {
   return nodeError(Error, 'ERR_RHTTPS_UNSUPPORTED_OPTION', `rhttps does not support ${what} yet: ${instead}`);
 }
 
+// Options that change who may connect or how, and that rhttps does not implement yet: passing
+// them must not silently weaken or alter the server.
+const NOT_YET = {
+  pfx: 'convert it to PEM with `openssl pkcs12 -in cert.pfx -nodes` and pass key and cert',
+  requestCert: 'client certificates (mTLS) are not implemented yet; terminate mTLS in front of rhttps or use node:https',
+  SNICallback: 'pass each host\'s key and cert with server.addContext(hostname, options) instead',
+  ALPNCallback: 'list the protocols with ALPNProtocols instead',
+  ticketKeys: 'session tickets with shared keys are not implemented yet; sessions resume within one server only',
+  crl: 'certificate revocation lists apply to client certificates, which are not implemented yet',
+  secureProtocol: "use minVersion and maxVersion ('TLSv1.2', 'TLSv1.3')",
+  privateKeyEngine: 'OpenSSL engines do not exist in rustls; pass the key as PEM',
+  privateKeyIdentifier: 'OpenSSL engines do not exist in rustls; pass the key as PEM',
+  clientCertEngine: 'OpenSSL engines do not exist in rustls',
+  sigalgs: 'rustls chooses signature algorithms itself from the certificate key',
+};
+
+function optionalString(options, name) {
+  const v = options[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalidArgType(`options.${name}`, 'of type string', v);
+  return v;
+}
+
+// ALPNProtocols as Node takes it: an array of strings/Buffers, or one Buffer in wire format.
+function alpnProtocols(value) {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) {
+    return value.map((p, i) => {
+      if (typeof p === 'string' || Buffer.isBuffer(p) || ArrayBuffer.isView(p)) return Buffer.from(p);
+      throw invalidArgType(`options.ALPNProtocols[${i}]`, 'of type string or an instance of Buffer', p);
+    });
+  }
+  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) {
+    const wire = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    const out = [];
+    for (let o = 0; o < wire.length; o += 1 + wire[o]) out.push(wire.subarray(o + 1, o + 1 + wire[o]));
+    return out;
+  }
+  throw invalidArgType('options.ALPNProtocols', 'an Array, a Buffer or a TypedArray', value);
+}
+
 function tlsInput(options) {
-  if (options.pfx !== undefined) throw unsupported('the pfx option', 'convert it to PEM with `openssl pkcs12 -in cert.pfx -nodes` and pass key and cert');
+  if (options[kTlsInput]) return options[kTlsInput];
+  for (const [name, instead] of Object.entries(NOT_YET)) {
+    if (options[name] !== undefined && options[name] !== false && options[name] !== null) {
+      throw unsupported(`the ${name} option`, instead);
+    }
+  }
   if (options.passphrase !== undefined && options.key !== undefined) {
     const text = toBuffers(options.key, 'key').map((b) => b.toString('latin1')).join('');
     if (/ENCRYPTED/.test(text)) throw unsupported('encrypted private keys', 'decrypt the key first (openssl pkey -in key.pem -out plain.pem)');
+  }
+  if (options.honorCipherOrder !== undefined && typeof options.honorCipherOrder !== 'boolean') {
+    throw invalidArgType('options.honorCipherOrder', 'of type boolean', options.honorCipherOrder);
   }
   return {
     key: toBuffers(options.key, 'key'),
     cert: toBuffers(options.cert, 'cert'),
     ca: toBuffers(options.ca, 'ca'),
+    minVersion: optionalString(options, 'minVersion'),
+    maxVersion: optionalString(options, 'maxVersion'),
+    ciphers: optionalString(options, 'ciphers'),
+    ecdhCurve: optionalString(options, 'ecdhCurve'),
+    honorCipherOrder: options.honorCipherOrder,
+    alpnProtocols: alpnProtocols(options.ALPNProtocols),
   };
 }
 
-module.exports = { tlsInput };
+const TLS_OPTION_NAMES = ['key', 'cert', 'ca', 'minVersion', 'maxVersion', 'ciphers', 'ecdhCurve', 'honorCipherOrder', 'ALPNProtocols', 'passphrase', ...Object.keys(NOT_YET)];
+
+module.exports = { tlsInput, kTlsInput, TLS_OPTION_NAMES };

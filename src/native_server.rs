@@ -33,22 +33,41 @@ impl Waker for TsfnWaker {
     }
 }
 
-/// PEM material as the JS layer normalizes it: every option is a list of buffers.
+/// TLS options as the JS layer normalizes them: PEM material as lists of buffers, and the
+/// negotiation options as Node spells them.
 #[napi(object)]
 pub struct TlsInput {
     pub key: Vec<Buffer>,
     pub cert: Vec<Buffer>,
     pub ca: Vec<Buffer>,
+    pub min_version: Option<String>,
+    pub max_version: Option<String>,
+    pub ciphers: Option<String>,
+    pub ecdh_curve: Option<String>,
+    pub honor_cipher_order: Option<bool>,
+    pub alpn_protocols: Option<Vec<Buffer>>,
 }
 
-fn tls_config(input: &TlsInput) -> JsResult<Arc<rustls::ServerConfig>> {
+fn tls_options(input: &TlsInput) -> TlsOptions {
     let to_vecs = |list: &[Buffer]| list.iter().map(|b| b.to_vec()).collect::<Vec<_>>();
-    let opts = TlsOptions {
+    TlsOptions {
         key: to_vecs(&input.key),
         cert: to_vecs(&input.cert),
         ca: to_vecs(&input.ca),
-    };
-    tls::server_config(&opts).map_err(to_js)
+        min_version: input.min_version.clone(),
+        max_version: input.max_version.clone(),
+        ciphers: input.ciphers.clone(),
+        ecdh_curve: input.ecdh_curve.clone(),
+        honor_cipher_order: input.honor_cipher_order,
+        alpn_protocols: input.alpn_protocols.as_deref().map(to_vecs),
+    }
+}
+
+/// Builds the full configuration once, for its errors only.
+pub fn validate(input: &TlsInput) -> JsResult<()> {
+    tls::server_config(&tls_options(input), Default::default())
+        .map(|_| ())
+        .map_err(to_js)
 }
 
 #[napi(object)]
@@ -87,17 +106,16 @@ impl NativeServer {
     /// thread whenever events are waiting.
     #[napi(constructor, catch_unwind)]
     pub fn new(tls: Option<TlsInput>, on_events: Function<(), ()>) -> napi::Result<Self, String> {
-        let config = match &tls {
-            Some(input) => Some(tls_config(input)?),
-            None => None,
-        };
         let wake: WakeFn = on_events
             .build_threadsafe_function::<()>()
             .weak::<true>()
             .build()
             .map_err(|e| napi::Error::new("ERR_RHTTPS_NAPI".to_string(), e.reason.clone()))?;
         let wake = Arc::new(Mutex::new(wake));
-        let engine = Server::new(config, Box::new(TsfnWaker(wake.clone())));
+        let engine = Server::new(Box::new(TsfnWaker(wake.clone())));
+        if let Some(input) = &tls {
+            engine.set_tls(&tls_options(input)).map_err(to_js)?;
+        }
         Ok(NativeServer { engine, wake })
     }
 
@@ -154,6 +172,20 @@ impl NativeServer {
             family: if addr.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
             port: u32::from(addr.port()),
         })
+    }
+
+    /// Replaces the certificates and TLS options for handshakes from now on.
+    #[napi(catch_unwind)]
+    pub fn set_secure_context(&self, tls: TlsInput) -> napi::Result<(), String> {
+        self.engine.set_tls(&tls_options(&tls)).map_err(to_js)
+    }
+
+    /// Serves `hostname` (SNI; `*` for one label) with these keys and certificates.
+    #[napi(catch_unwind)]
+    pub fn add_context(&self, hostname: String, tls: TlsInput) -> napi::Result<(), String> {
+        self.engine
+            .add_context(&hostname, &tls_options(&tls))
+            .map_err(to_js)
     }
 
     /// Binds a unix domain socket at `path` and starts accepting.

@@ -26,6 +26,13 @@ pub fn create_self_signed_certificate(
     })
 }
 
+/// Throws what `createServer` would throw for these TLS options; used by
+/// `createSecureContext` to fail early, as Node's does.
+#[napi(catch_unwind)]
+pub fn check_secure_context(tls: crate::native_server::TlsInput) -> napi::Result<(), String> {
+    crate::native_server::validate(&tls)
+}
+
 /// "release" or "debug": benchmarks refuse to measure a debug build.
 #[napi(catch_unwind)]
 pub fn build_profile() -> &'static str {

@@ -22,5 +22,8 @@ plain.close();
 const viaCtor: https.Server = new rhttps.Server({ key, cert });
 viaCtor.close();
 
+const ctx: rhttps.SecureContext = rhttps.createSecureContext({ key, cert });
+server.addContext('*.example.test', ctx as never);
+
 // @ts-expect-error a port is not a valid options object
 rhttps.createServer(8443);

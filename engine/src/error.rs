@@ -35,6 +35,11 @@ pub enum EngineError {
     CertGeneration { detail: String },
     /// The I/O threads could not be started.
     Runtime,
+    /// A TLS negotiation option rhttps cannot honour (old protocol, unknown suite or curve).
+    TlsOption {
+        option: &'static str,
+        detail: String,
+    },
 }
 
 impl EngineError {
@@ -53,6 +58,12 @@ impl EngineError {
             EngineError::AlreadyListening => "ERR_SERVER_ALREADY_LISTEN",
             EngineError::CertGeneration { .. } => "ERR_RHTTPS_CERT_GENERATION",
             EngineError::Runtime => "ERR_RHTTPS_RUNTIME",
+            EngineError::TlsOption { option, .. } => match *option {
+                "minVersion" | "maxVersion" => "ERR_TLS_INVALID_PROTOCOL_VERSION",
+                "ciphers" => "ERR_SSL_NO_CIPHER_MATCH",
+                "ecdhCurve" => "ERR_TLS_INVALID_ECDH_CURVE",
+                _ => "ERR_INVALID_ARG_VALUE",
+            },
         }
     }
 
@@ -101,8 +112,8 @@ impl fmt::Display for EngineError {
             ),
             EngineError::KeyCertMismatch => write!(
                 f,
-                "key values mismatch: the private key does not belong to the first certificate \
-                 in `cert` (put the leaf certificate first and pass its own key)"
+                "key values mismatch: a private key in `key` does not belong to any certificate \
+                 in `cert` (each certificate chain needs its own key, leaf certificate first)"
             ),
             EngineError::KeyUnsupported { detail } => {
                 write!(f, "the private key cannot be used: {detail}")
@@ -130,6 +141,7 @@ impl fmt::Display for EngineError {
                 f,
                 "could not start the I/O threads (is the process out of threads or memory?)"
             ),
+            EngineError::TlsOption { option, detail } => write!(f, "option {option}: {detail}"),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod runtime;
 pub mod selfsigned;
 pub mod server;
 pub mod tls;
+pub mod tls_policy;
 
 pub use error::EngineError;
 pub use listener::ListenOptions;

@@ -20,11 +20,13 @@ use crate::events::{self, EventQueue, Waker};
 use crate::limits::Limits;
 use crate::listener::{self, Accepted, ListenOptions, Listener};
 use crate::runtime;
+use crate::tls::{self, SniContexts, TlsOptions};
 
 struct Shared {
     events: Arc<EventQueue>,
     limits: Arc<Limits>,
     tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
+    sni: Arc<SniContexts>,
     conns: Mutex<HashMap<u32, ConnHandle>>,
     next_id: AtomicU32,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -57,13 +59,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Server {
-    /// `tls: None` serves plain HTTP. `waker` is told when a batch of events is ready.
-    pub fn new(tls: Option<Arc<rustls::ServerConfig>>, waker: Box<dyn Waker>) -> Server {
+    /// A server for plain HTTP until `set_tls` is called. `waker` is told when a batch of
+    /// events is ready.
+    pub fn new(waker: Box<dyn Waker>) -> Server {
         Server {
             shared: Arc::new(Shared {
                 events: Arc::new(EventQueue::new(waker)),
                 limits: Arc::new(Limits::default()),
-                tls: RwLock::new(tls),
+                tls: RwLock::new(None),
+                sni: Arc::default(),
                 conns: Mutex::new(HashMap::new()),
                 next_id: AtomicU32::new(1),
                 stop: Mutex::new(None),
@@ -80,14 +84,23 @@ impl Server {
         self.shared.events.take()
     }
 
-    /// Replaces the TLS configuration for handshakes that start from now on.
-    pub fn set_tls(&self, config: Arc<rustls::ServerConfig>) {
+    /// Sets (or replaces, for `setSecureContext`) the TLS configuration. Handshakes that
+    /// start from now on use it; open connections keep theirs. SNI contexts carry over.
+    pub fn set_tls(&self, opts: &TlsOptions) -> Result<(), EngineError> {
+        let config = tls::server_config(opts, self.shared.sni.clone())?;
         let mut guard = self
             .shared
             .tls
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *guard = Some(config);
+        Ok(())
+    }
+
+    /// Adds the key and certificates to use when the client asks for `hostname` (SNI).
+    pub fn add_context(&self, hostname: &str, opts: &TlsOptions) -> Result<(), EngineError> {
+        self.shared.sni.add(hostname, tls::identity(opts)?);
+        Ok(())
     }
 
     /// Binds and starts accepting. Returns the bound address (the real port for port 0).
@@ -239,6 +252,7 @@ struct ConnInfo {
     cipher: String,
     alpn: Vec<u8>,
     servername: String,
+    group: String,
 }
 
 async fn handle_connection<S>(conn: Accepted<S>, shared: Arc<Shared>)
@@ -289,6 +303,10 @@ where
                         .map(<[u8]>::to_vec)
                         .unwrap_or_default();
                     info.servername = session.server_name().unwrap_or("").to_string();
+                    info.group = session
+                        .negotiated_key_exchange_group()
+                        .map(|g| format!("{:?}", g.name()))
+                        .unwrap_or_default();
                     run_connection(stream, info, &shared).await
                 }
                 Err(e) => {
@@ -362,6 +380,7 @@ where
         ev.str8(info.cipher.as_bytes());
         ev.str8(&info.alpn);
         ev.str8(info.servername.as_bytes());
+        ev.str8(info.group.as_bytes());
     });
     let error = conn::serve(stream, ctx, rx).await;
     lock(&shared.conns).remove(&id);

@@ -1,62 +1,195 @@
-//! Turning Node-style `key`/`cert`/`ca` PEM material into a rustls server configuration.
+//! Turning Node-style TLS options into a rustls server configuration: identities (key and
+//! certificate chain pairs) from PEM, the chain completed from `ca`, a per-handshake choice
+//! of identity (SNI contexts, then the pair the client can verify), and the negotiation policy.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use rustls::crypto::aws_lc_rs;
+use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::ServerConfig;
 
 use crate::error::EngineError;
+use crate::tls_policy;
 
-/// The PEM inputs as Node accepts them: each of `key`, `cert`, `ca` may be one blob or many.
+/// Node's TLS options as the engine takes them: each of `key`, `cert`, `ca` may hold several
+/// PEM blobs (one chain per `cert` blob, one key per `key` blob).
 #[derive(Debug, Default, Clone)]
 pub struct TlsOptions {
     pub key: Vec<Vec<u8>>,
     pub cert: Vec<Vec<u8>>,
     pub ca: Vec<Vec<u8>>,
+    pub min_version: Option<String>,
+    pub max_version: Option<String>,
+    pub ciphers: Option<String>,
+    pub ecdh_curve: Option<String>,
+    pub honor_cipher_order: Option<bool>,
+    pub alpn_protocols: Option<Vec<Vec<u8>>>,
 }
 
-/// Builds the rustls configuration: TLS 1.2 and 1.3, rustls's ECDHE + AEAD suites, the
-/// server's suite order preferred, and the certificate chain completed from `ca` the way
-/// OpenSSL completes it for Node.
-pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, EngineError> {
+/// The key/chain pairs of one context; several pairs (RSA and ECDSA, say) are offered per
+/// handshake by what the client can verify.
+#[derive(Debug)]
+pub struct Identity {
+    pairs: Vec<Arc<CertifiedKey>>,
+}
+
+impl Identity {
+    fn choose(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let schemes = hello.signature_schemes();
+        self.pairs
+            .iter()
+            .find(|pair| pair.key.choose_scheme(schemes).is_some())
+            .or_else(|| self.pairs.first())
+            .cloned()
+    }
+}
+
+/// Builds the identity for `key`/`cert`/`ca`. Chains are paired with the key whose public key
+/// matches, whatever the order; a `cert` blob that matches no key (an intermediate passed in
+/// `cert`) completes chains like `ca` does.
+pub fn identity(opts: &TlsOptions) -> Result<Identity, EngineError> {
     if opts.key.is_empty() || opts.cert.is_empty() {
         return Err(EngineError::MissingCertificate);
     }
-    let key = parse_key(&opts.key[0])?;
-    let mut chain = Vec::new();
-    for blob in &opts.cert {
-        chain.extend(parse_certs(blob, "certificate")?);
+    let provider = aws_lc_rs::default_provider();
+    let mut keys: Vec<(Arc<dyn SigningKey>, bool)> = Vec::new();
+    for blob in &opts.key {
+        let der = parse_key(blob)?;
+        let key = provider.key_provider.load_private_key(der).map_err(|e| {
+            EngineError::KeyUnsupported {
+                detail: e.to_string(),
+            }
+        })?;
+        keys.push((key, false));
     }
-    let mut extra = Vec::new();
+    let mut pool = Vec::new();
     for blob in &opts.ca {
-        extra.extend(parse_certs(blob, "ca certificate")?);
+        pool.extend(parse_certs(blob, "ca certificate")?);
     }
-    let chain = complete_chain(chain, &extra)?;
-
-    let provider = Arc::new(aws_lc_rs::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| EngineError::TlsConfig {
-            detail: e.to_string(),
-        })?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(map_cert_error)?;
-    config.ignore_client_order = true;
-    // node:https offers ALPN `http/1.1` by default; clients see the same negotiation.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    let mut matched = Vec::new();
+    for blob in &opts.cert {
+        let chain = parse_certs(blob, "certificate")?;
+        let owner = keys.iter_mut().find(|(key, _)| {
+            CertifiedKey::new(chain.clone(), key.clone())
+                .keys_match()
+                .is_ok()
+        });
+        match owner {
+            Some((key, used)) => {
+                *used = true;
+                matched.push((chain, key.clone()));
+            }
+            None => pool.extend(chain),
+        }
+    }
+    if matched.is_empty() || keys.iter().any(|(_, used)| !used) {
+        return Err(EngineError::KeyCertMismatch);
+    }
+    let mut pairs = Vec::with_capacity(matched.len());
+    for (chain, key) in matched {
+        let chain = complete_chain(chain, &pool)?;
+        pairs.push(Arc::new(CertifiedKey::new(chain, key)));
+    }
+    Ok(Identity { pairs })
 }
 
-fn map_cert_error(err: rustls::Error) -> EngineError {
-    match err {
-        rustls::Error::InconsistentKeys(_) => EngineError::KeyCertMismatch,
-        other => EngineError::KeyUnsupported {
-            detail: other.to_string(),
-        },
+/// Host name patterns from `server.addContext()`; the most recently added match wins, and
+/// `*` stands for one label, as in Node.
+#[derive(Debug, Default)]
+pub struct SniContexts {
+    entries: RwLock<Vec<(String, Arc<Identity>)>>,
+}
+
+impl SniContexts {
+    pub fn add(&self, hostname: &str, identity: Identity) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.push((hostname.to_ascii_lowercase(), Arc::new(identity)));
     }
+
+    fn find(&self, servername: &str) -> Option<Arc<Identity>> {
+        let name = servername.to_ascii_lowercase();
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .rev()
+            .find(|(pattern, _)| host_matches(pattern, &name))
+            .map(|(_, id)| id.clone())
+    }
+}
+
+fn host_matches(pattern: &str, name: &str) -> bool {
+    let (mut p, mut n) = (pattern.split('.'), name.split('.'));
+    loop {
+        match (p.next(), n.next()) {
+            (None, None) => return true,
+            (Some(pl), Some(nl)) if label_matches(pl, nl) => {}
+            _ => return false,
+        }
+    }
+}
+
+fn label_matches(pattern: &str, label: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == label,
+        Some((pre, post)) => {
+            label.len() >= pre.len() + post.len() && label.starts_with(pre) && label.ends_with(post)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Resolver {
+    default: Identity,
+    sni: Arc<SniContexts>,
+}
+
+impl ResolvesServerCert for Resolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(context) = hello.server_name().and_then(|name| self.sni.find(name)) {
+            return context.choose(&hello);
+        }
+        self.default.choose(&hello)
+    }
+}
+
+/// Builds the configuration: TLS 1.3 and 1.2 (or as `minVersion`/`maxVersion` say), rustls's
+/// forward-secret AEAD suites (or `ciphers`), X25519MLKEM768 first among the groups (or
+/// `ecdhCurve`), the server's suite order preferred, ALPN `http/1.1` as node:https offers it.
+pub fn server_config(
+    opts: &TlsOptions,
+    sni: Arc<SniContexts>,
+) -> Result<Arc<ServerConfig>, EngineError> {
+    let default = identity(opts)?;
+    let versions = tls_policy::versions(opts.min_version.as_deref(), opts.max_version.as_deref())?;
+    let base = aws_lc_rs::default_provider();
+    let provider = CryptoProvider {
+        cipher_suites: match &opts.ciphers {
+            Some(spec) => tls_policy::ciphers(spec)?,
+            None => base.cipher_suites.clone(),
+        },
+        kx_groups: match &opts.ecdh_curve {
+            Some(spec) => tls_policy::groups(spec)?,
+            None => tls_policy::default_groups(),
+        },
+        ..base
+    };
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&versions)
+        .map_err(|e| EngineError::TlsOption {
+            option: "ciphers",
+            detail: format!("no cipher suite left for the protocol versions allowed ({e})"),
+        })?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Resolver { default, sni }));
+    config.ignore_client_order = opts.honor_cipher_order.unwrap_or(true);
+    config.alpn_protocols = opts
+        .alpn_protocols
+        .clone()
+        .unwrap_or_else(|| vec![b"http/1.1".to_vec()]);
+    Ok(Arc::new(config))
 }
 
 /// Parses the first private key in a PEM blob (PKCS#8, PKCS#1 RSA or SEC1 EC).
@@ -137,4 +270,18 @@ fn subject_and_issuer(der: &CertificateDer<'_>) -> Result<(Vec<u8>, Vec<u8>), En
         cert.subject().as_raw().to_vec(),
         cert.issuer().as_raw().to_vec(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_matches;
+
+    #[test]
+    fn wildcards_cover_one_label() {
+        assert!(host_matches("*.example.com", "a.example.com"));
+        assert!(!host_matches("*.example.com", "a.b.example.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+        assert!(host_matches("api-*.example.com", "api-1.example.com"));
+        assert!(host_matches("example.com", "example.com"));
+    }
 }

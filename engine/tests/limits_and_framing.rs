@@ -167,8 +167,7 @@ async fn smuggling_shape_is_rejected() {
 #[tokio::test]
 async fn port_in_use_is_eaddrinuse() {
     let srv = start(None, |_| {});
-    let other =
-        rhttps_engine::Server::new(None, Box::new(harness::NotifyWaker(Default::default())));
+    let other = rhttps_engine::Server::new(Box::new(harness::NotifyWaker(Default::default())));
     let err = other
         .listen(&rhttps_engine::ListenOptions {
             host: Some("127.0.0.1".parse().unwrap()),
@@ -185,7 +184,7 @@ async fn port_in_use_is_eaddrinuse() {
 async fn a_stalled_consumer_bounds_the_event_queue() {
     use std::sync::Arc;
     // No responder: nobody drains the queue, as when the JS thread is blocked.
-    let server = rhttps_engine::Server::new(None, Box::new(harness::NotifyWaker(Arc::default())));
+    let server = rhttps_engine::Server::new(Box::new(harness::NotifyWaker(Arc::default())));
     let addr = server
         .listen(&rhttps_engine::ListenOptions {
             host: Some("127.0.0.1".parse().unwrap()),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use harness::{start, Event};
 use rhttps_engine::tls::{server_config, TlsOptions};
+use rustls::crypto::aws_lc_rs::kx_group;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -55,9 +56,16 @@ fn pki() -> Pki {
 }
 
 fn client(root: &CertificateDer<'static>) -> tokio_rustls::TlsConnector {
+    client_with(root, rustls::crypto::aws_lc_rs::default_provider())
+}
+
+fn client_with(
+    root: &CertificateDer<'static>,
+    provider: rustls::crypto::CryptoProvider,
+) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root.clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(provider);
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -69,13 +77,13 @@ fn client(root: &CertificateDer<'static>) -> tokio_rustls::TlsConnector {
 #[tokio::test]
 async fn client_trusting_only_root_connects_when_intermediate_is_in_ca() {
     let pki = pki();
-    let config = server_config(&TlsOptions {
+    let opts = TlsOptions {
         key: vec![pki.leaf_key.clone().into_bytes()],
         cert: vec![pki.leaf_cert.clone().into_bytes()],
         ca: vec![pki.intermediate.clone().into_bytes()],
-    })
-    .expect("config");
-    let mut srv = start(Some(config), |_| {});
+        ..Default::default()
+    };
+    let mut srv = start(Some(opts), |_| {});
     let tcp = TcpStream::connect(("127.0.0.1", srv.port)).await.unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let mut tls = client(pki.root.der())
@@ -104,13 +112,12 @@ async fn client_trusting_only_root_connects_when_intermediate_is_in_ca() {
 #[tokio::test]
 async fn handshake_timeout_reports_tls_client_error() {
     let pki = pki();
-    let config = server_config(&TlsOptions {
+    let opts = TlsOptions {
         key: vec![pki.leaf_key.into_bytes()],
         cert: vec![pki.leaf_cert.into_bytes()],
-        ca: vec![],
-    })
-    .unwrap();
-    let mut srv = start(Some(config), |s| s.limits().set_handshake_timeout(200));
+        ..Default::default()
+    };
+    let mut srv = start(Some(opts), |s| s.limits().set_handshake_timeout(200));
     let mut tcp = TcpStream::connect(("127.0.0.1", srv.port)).await.unwrap();
     let ev = srv
         .expect(Duration::from_secs(3), |e| {
@@ -135,9 +142,13 @@ fn bad_key_material_has_clear_codes() {
     let opts = |key: &str, cert: &str| TlsOptions {
         key: vec![key.as_bytes().to_vec()],
         cert: vec![cert.as_bytes().to_vec()],
-        ca: vec![],
+        ..Default::default()
     };
-    let code = |o: TlsOptions| server_config(&o).err().map(|e| e.code());
+    let code = |o: TlsOptions| {
+        server_config(&o, Default::default())
+            .err()
+            .map(|e| e.code())
+    };
     assert_eq!(
         code(opts(&other, &pki.leaf_cert)),
         Some("ERR_OSSL_X509_KEY_VALUES_MISMATCH")
@@ -157,4 +168,173 @@ fn bad_key_material_has_clear_codes() {
         Some("ERR_OSSL_BAD_DECRYPT")
     );
     assert_eq!(code(TlsOptions::default()), Some("ERR_TLS_MISSING_CERT"));
+}
+
+async fn get(connector: &tokio_rustls::TlsConnector, port: u16, name: &str) -> String {
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut tls = connector
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .expect("handshake");
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn self_signed(names: &[&str]) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+    (key.serialize_pem(), cert.pem())
+}
+
+fn der_of(pem: &str) -> CertificateDer<'static> {
+    rhttps_engine::tls::parse_certs(pem.as_bytes(), "certificate")
+        .unwrap()
+        .remove(0)
+}
+
+#[tokio::test]
+async fn post_quantum_hybrid_is_negotiated_and_classic_clients_still_connect() {
+    let (key, cert) = self_signed(&["localhost"]);
+    let mut srv = start(
+        Some(TlsOptions {
+            key: vec![key.into_bytes()],
+            cert: vec![cert.clone().into_bytes()],
+            ..Default::default()
+        }),
+        |_| {},
+    );
+    let root = der_of(&cert);
+    let only = |group| rustls::crypto::CryptoProvider {
+        kx_groups: vec![group],
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    };
+    let pq = get(
+        &client_with(&root, only(kx_group::X25519MLKEM768)),
+        srv.port,
+        "localhost",
+    )
+    .await;
+    assert!(pq.starts_with("HTTP/1.1 200"), "{pq}");
+    let Event::Open { group, .. } = srv
+        .expect(Duration::from_secs(2), |e| matches!(e, Event::Open { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(group, "X25519MLKEM768");
+    let classic = get(
+        &client_with(&root, only(kx_group::X25519)),
+        srv.port,
+        "localhost",
+    )
+    .await;
+    assert!(classic.starts_with("HTTP/1.1 200"), "{classic}");
+    let Event::Open { group, .. } = srv
+        .expect(Duration::from_secs(2), |e| matches!(e, Event::Open { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(group, "X25519");
+}
+
+#[tokio::test]
+async fn sni_contexts_and_setting_a_new_context_choose_the_certificate() {
+    let (key_a, cert_a) = self_signed(&["localhost"]);
+    let (key_b, cert_b) = self_signed(&["b.example.test"]);
+    let (key_c, cert_c) = self_signed(&["localhost"]);
+    let srv = start(
+        Some(TlsOptions {
+            key: vec![key_a.into_bytes()],
+            cert: vec![cert_a.clone().into_bytes()],
+            ..Default::default()
+        }),
+        |_| {},
+    );
+    srv.server
+        .add_context(
+            "*.example.test",
+            &TlsOptions {
+                key: vec![key_b.into_bytes()],
+                cert: vec![cert_b.clone().into_bytes()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    // Each client trusts exactly one certificate, so a successful handshake says which was sent.
+    assert!(get(&client(&der_of(&cert_a)), srv.port, "localhost")
+        .await
+        .starts_with("HTTP/1.1 200"));
+    assert!(get(&client(&der_of(&cert_b)), srv.port, "b.example.test")
+        .await
+        .starts_with("HTTP/1.1 200"));
+    srv.server
+        .set_tls(&TlsOptions {
+            key: vec![key_c.into_bytes()],
+            cert: vec![cert_c.clone().into_bytes()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(get(&client(&der_of(&cert_c)), srv.port, "localhost")
+        .await
+        .starts_with("HTTP/1.1 200"));
+    // The SNI context survives the new default context.
+    assert!(get(&client(&der_of(&cert_b)), srv.port, "b.example.test")
+        .await
+        .starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn rsa_and_ecdsa_pairs_are_chosen_by_what_the_client_verifies() {
+    let ec_key = rcgen::KeyPair::generate().unwrap();
+    let rsa_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let params = || rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let ec_cert = params().self_signed(&ec_key).unwrap().pem();
+    let rsa_cert = params().self_signed(&rsa_key).unwrap().pem();
+    // Keys in the opposite order to their certificates: pairing goes by public key.
+    let srv = start(
+        Some(TlsOptions {
+            key: vec![
+                rsa_key.serialize_pem().into_bytes(),
+                ec_key.serialize_pem().into_bytes(),
+            ],
+            cert: vec![ec_cert.clone().into_bytes(), rsa_cert.clone().into_bytes()],
+            ..Default::default()
+        }),
+        |_| {},
+    );
+    let rsa_only = rustls::crypto::CryptoProvider {
+        cipher_suites: vec![
+            rustls::crypto::aws_lc_rs::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ],
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    };
+    let tcp = TcpStream::connect(("127.0.0.1", srv.port)).await.unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der_of(&rsa_cert)).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rsa_only))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await;
+    assert!(
+        tls.is_ok(),
+        "an RSA-only TLS 1.2 client gets the RSA chain: {:?}",
+        tls.err()
+    );
+    // A default client prefers ECDSA and trusts only the ECDSA certificate.
+    assert!(get(&client(&der_of(&ec_cert)), srv.port, "localhost")
+        .await
+        .starts_with("HTTP/1.1 200"));
 }

@@ -24,6 +24,7 @@ pub enum Event {
     Open {
         id: u32,
         protocol: String,
+        group: String,
     },
     Request {
         id: u32,
@@ -128,7 +129,12 @@ pub fn decode(buf: &[u8]) -> Vec<Event> {
                 c.str8();
                 c.str8();
                 c.str8();
-                Event::Open { id, protocol }
+                let group = c.str8();
+                Event::Open {
+                    id,
+                    protocol,
+                    group,
+                }
             }
             events::REQUEST => {
                 let flags = c.u8();
@@ -199,12 +205,15 @@ pub struct TestServer {
 }
 
 pub fn start(
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<rhttps_engine::tls::TlsOptions>,
     configure: impl FnOnce(&Server),
 ) -> TestServer {
     let rt = rhttps_engine::runtime::get().expect("runtime");
     let notify = Arc::new(Notify::new());
-    let server = Server::new(tls, Box::new(NotifyWaker(notify.clone())));
+    let server = Server::new(Box::new(NotifyWaker(notify.clone())));
+    if let Some(opts) = tls {
+        server.set_tls(&opts).expect("tls config");
+    }
     configure(&server);
     let addr = server
         .listen(&ListenOptions {

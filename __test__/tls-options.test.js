@@ -1,0 +1,160 @@
+'use strict';
+// The node:https TLS options rhttps honours, seen by real TLS clients, and a clear error for
+// each option it cannot honour.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const https = require('node:https');
+const tls = require('node:tls');
+const { execFile } = require('node:child_process');
+const rhttps = require('..');
+const { pki, listen, close, withServer, request } = require('./helpers');
+
+const fingerprint = (pem) => new crypto.X509Certificate(pem).fingerprint256;
+
+function handshake(port, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki().rootCert, ...opts }, () => {
+      const info = {
+        protocol: sock.getProtocol(),
+        cipher: sock.getCipher().name,
+        alpn: sock.alpnProtocol,
+        fingerprint: sock.getPeerCertificate().fingerprint256,
+      };
+      sock.end();
+      resolve(info);
+    });
+    sock.on('error', reject);
+  });
+}
+
+test('minVersion and maxVersion bound the protocol', async () => {
+  await withServer(null, async (port) => {
+    await assert.rejects(handshake(port, { maxVersion: 'TLSv1.2' }));
+    assert.equal((await handshake(port)).protocol, 'TLSv1.3');
+  }, { minVersion: 'TLSv1.3' });
+  await withServer(null, async (port) => {
+    assert.equal((await handshake(port)).protocol, 'TLSv1.2');
+  }, { maxVersion: 'TLSv1.2' });
+});
+
+test('ciphers in OpenSSL syntax choose the TLS 1.2 suites, server order first', async () => {
+  await withServer(null, async (port) => {
+    const info = await handshake(port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305' });
+    assert.equal(info.cipher, 'ECDHE-ECDSA-CHACHA20-POLY1305');
+  }, { ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384' });
+  await withServer(null, async (port) => {
+    const info = await handshake(port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305' });
+    assert.equal(info.cipher, 'ECDHE-ECDSA-AES256-GCM-SHA384', 'honorCipherOrder: false follows the client');
+  }, { ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384', honorCipherOrder: false });
+  // Node's default cipher string is accepted as is.
+  await withServer(null, async (port) => assert.equal((await handshake(port)).protocol, 'TLSv1.3'), { ciphers: tls.DEFAULT_CIPHERS });
+});
+
+test('ecdhCurve picks the key-exchange group; X25519MLKEM768 is first by default', async () => {
+  const group = (port, curve) => new Promise((resolve) => {
+    const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-groups', curve],
+      { timeout: 5000 }, (err, out) => resolve((out.match(/Server Temp Key: ([^\n]+)/) || [])[1]));
+    child.stdin.end();
+  });
+  await withServer(null, async (port) => {
+    assert.match(await group(port, 'P-384:P-256'), /prime256v1|P-256/);
+  }, { ecdhCurve: 'prime256v1' });
+  let seen;
+  await withServer((req, res) => { seen = req.socket.getEphemeralKeyInfo(); res.end(); }, async (port) => {
+    await request(port);
+    assert.deepEqual(seen, { type: 'ECDH', name: 'X25519', size: 253 }, 'Node\'s client offers X25519 (OpenSSL 3.0 has no ML-KEM)');
+  });
+});
+
+test('ALPNProtocols lists what the server offers', async () => {
+  await withServer(null, async (port) => {
+    assert.equal((await handshake(port, { ALPNProtocols: ['h2', 'x-custom/1'] })).alpn, 'x-custom/1');
+  }, { ALPNProtocols: ['x-custom/1', 'http/1.1'] });
+});
+
+test('several key types at once: each client gets a chain it can verify', async () => {
+  const p = pki();
+  await withServer((req, res) => res.end('ok'), async (port) => {
+    const rsa = await handshake(port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' });
+    assert.equal(rsa.fingerprint, fingerprint(p.rsaCert));
+    const ec = await handshake(port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
+    assert.equal(ec.fingerprint, fingerprint(p.leafCert));
+  }, { key: [p.rsaKey, p.leafKey], cert: [p.leafCert, p.rsaCert], ca: p.intCert });
+});
+
+test('setSecureContext rotates the certificate under a steady stream of new connections', async () => {
+  const p = pki();
+  const server = rhttps.createServer(p.serverOptions, (req, res) => res.end('ok'));
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    const seen = [];
+    let failures = 0;
+    const stream = (async () => {
+      for (let i = 0; i < 120; i++) {
+        try {
+          seen.push((await handshake(port)).fingerprint);
+        } catch {
+          failures++;
+        }
+      }
+    })();
+    while (seen.length < 40) await new Promise((r) => setTimeout(r, 1));
+    server.setSecureContext({ key: p.leaf2Key, cert: p.leaf2Cert });
+    await stream;
+    assert.equal(failures, 0, 'no failed handshake during rotation');
+    const first = fingerprint(p.leafCert);
+    const second = fingerprint(p.leaf2Cert);
+    const switchAt = seen.indexOf(second);
+    assert.ok(switchAt > 0, 'new handshakes see the new certificate');
+    assert.ok(seen.slice(switchAt).every((f) => f === second), 'and keep seeing it');
+    assert.ok(seen.slice(0, switchAt).every((f) => f === first));
+    // ca was kept from the original options: the chain still verifies against the root.
+  } finally {
+    await close(server);
+  }
+});
+
+test('addContext serves another certificate by SNI, with wildcards; createSecureContext works with it', async () => {
+  const p = pki();
+  const server = rhttps.createServer(p.serverOptions, (req, res) => res.end(req.socket.servername || 'none'));
+  server.addContext('*.rotated.test', rhttps.createSecureContext({ key: p.leaf2Key, cert: p.leaf2Cert, ca: p.intCert }));
+  server.addContext('plain.test', { key: p.rsaKey, cert: p.rsaCert, ca: p.intCert });
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    const id = (servername) => handshake(port, { servername, checkServerIdentity: () => undefined });
+    assert.equal((await id('a.rotated.test')).fingerprint, fingerprint(p.leaf2Cert));
+    assert.equal((await id('plain.test')).fingerprint, fingerprint(p.rsaCert));
+    assert.equal((await id('localhost')).fingerprint, fingerprint(p.leafCert));
+    assert.equal((await id('x.y.rotated.test')).fingerprint, fingerprint(p.leafCert), '* covers one label');
+  } finally {
+    await close(server);
+  }
+});
+
+test('each TLS option rhttps cannot honour fails at createServer with what to do', () => {
+  const base = pki().serverOptions;
+  const cases = [
+    [{ minVersion: 'TLSv1' }, 'ERR_TLS_INVALID_PROTOCOL_VERSION', /insecure/],
+    [{ maxVersion: 'TLSv1.1' }, 'ERR_TLS_INVALID_PROTOCOL_VERSION', /TLSv1\.2/],
+    [{ minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' }, 'ERR_TLS_INVALID_PROTOCOL_VERSION', /greater/],
+    [{ ciphers: 'RC4-SHA:DES-CBC3-SHA' }, 'ERR_SSL_NO_CIPHER_MATCH', /ECDHE-RSA-AES128-GCM-SHA256/],
+    [{ ecdhCurve: 'brainpoolP256r1' }, 'ERR_TLS_INVALID_ECDH_CURVE', /X25519MLKEM768/],
+    [{ secureProtocol: 'TLSv1_method' }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /minVersion/],
+    [{ requestCert: true }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /mTLS/],
+    [{ SNICallback: () => {} }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /addContext/],
+    [{ ALPNCallback: () => {} }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /ALPNProtocols/],
+    [{ ticketKeys: Buffer.alloc(48) }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /session/],
+    [{ honorCipherOrder: 'yes' }, 'ERR_INVALID_ARG_TYPE', /honorCipherOrder/],
+    [{ ALPNProtocols: 42 }, 'ERR_INVALID_ARG_TYPE', /ALPNProtocols/],
+  ];
+  for (const [extra, code, message] of cases) {
+    assert.throws(() => rhttps.createServer({ ...base, ...extra }), (e) => e.code === code && message.test(e.message),
+      `${JSON.stringify(Object.keys(extra))} should throw ${code}`);
+  }
+  assert.throws(() => rhttps.createSecureContext({ key: 'nope', cert: base.cert }), { code: 'ERR_OSSL_PEM_NO_START_LINE' });
+  const server = rhttps.createServer(base);
+  assert.throws(() => server.addContext('x.test', tls.createSecureContext(base)), /rhttps\.createSecureContext/);
+  void https;
+});
