@@ -98,4 +98,6 @@ export interface TlsInput {
   ecdhCurve?: string
   honorCipherOrder?: boolean
   alpnProtocols?: Array<Buffer>
+  requestCert?: boolean
+  rejectUnauthorized?: boolean
 }

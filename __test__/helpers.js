@@ -34,6 +34,16 @@ function pki() {
   run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rsa.key', '-out', 'rsa.csr', '-subj', '/CN=localhost');
   run('x509', '-req', '-in', 'rsa.csr', '-CA', 'int.crt', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'rsa.crt', '-days', '30', '-extfile', 'leaf.ext');
   run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.key');
+  // Client certificates: a client CA, a good client, one from another CA, an expired one.
+  ext('client.ext', 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+  for (const ca of ['clientca', 'otherca']) {
+    run('req', '-x509', ...ec, '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-subj', `/CN=${ca}`, '-days', '30',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  }
+  for (const [name, ca, days] of [['client', 'clientca', '30'], ['stranger', 'otherca', '30'], ['expired', 'clientca', '0']]) {
+    run('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    run('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', days, '-extfile', 'client.ext');
+  }
   const read = (f) => fs.readFileSync(path.join(dir, f));
   pkiCache = {
     dir,
@@ -46,6 +56,8 @@ function pki() {
     leaf2Cert: read('leaf2.crt'),
     rsaKey: read('rsa.key'),
     rsaCert: read('rsa.crt'),
+    clientCaCert: read('clientca.crt'),
+    clients: Object.fromEntries(['client', 'stranger', 'expired'].map((n) => [n, { key: read(`${n}.key`), cert: read(`${n}.crt`) }])),
   };
   // The server options most tests use: the seed's {key, cert, ca} shape.
   pkiCache.serverOptions = { key: pkiCache.leafKey, cert: pkiCache.leafCert, ca: pkiCache.intCert };

@@ -142,7 +142,7 @@ test('each TLS option rhttps cannot honour fails at createServer with what to do
     [{ ciphers: 'RC4-SHA:DES-CBC3-SHA' }, 'ERR_SSL_NO_CIPHER_MATCH', /ECDHE-RSA-AES128-GCM-SHA256/],
     [{ ecdhCurve: 'brainpoolP256r1' }, 'ERR_TLS_INVALID_ECDH_CURVE', /X25519MLKEM768/],
     [{ secureProtocol: 'TLSv1_method' }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /minVersion/],
-    [{ requestCert: true }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /mTLS/],
+    [{ requestCert: true, ca: undefined }, 'ERR_INVALID_ARG_VALUE', /requestCert needs `ca`/],
     [{ SNICallback: () => {} }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /addContext/],
     [{ ALPNCallback: () => {} }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /ALPNProtocols/],
     [{ ticketKeys: Buffer.alloc(48) }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /session/],

@@ -59,6 +59,11 @@ function dispatch(buf, sink) {
           const remote = r.addr();
           const local = r.addr();
           const tls = { protocol: r.str8(), cipher: r.str8(), alpn: r.str8(), servername: r.str8(), group: r.str8() };
+          tls.clientAuth = r.u8();
+          tls.authorizationError = r.str8();
+          const certs = r.u8();
+          // Copied: kept as long as the socket, longer than the event batch.
+          tls.peerChain = Array.from({ length: certs }, () => Buffer.from(r.bytes32()));
           sink.onOpen(id, remote, local, tls);
           break;
         }

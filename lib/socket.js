@@ -4,6 +4,7 @@
 // in one native call per write (or per corked batch, through _writev).
 
 const { Duplex } = require('node:stream');
+const { X509Certificate } = require('node:crypto');
 const { cipherInfo } = require('./tls-names');
 
 const FAMILY = { 4: 'IPv4', 6: 'IPv6', 0: undefined };
@@ -57,8 +58,9 @@ class RhttpsSocket extends Duplex {
     this.bytesRead = 0;
     if (tls !== null) {
       this.encrypted = true;
-      this.authorized = false;
-      this.authorizationError = null;
+      // tls.clientAuth: 0 no client certificate asked for, 1 verified, 2 not verified.
+      this.authorized = tls.clientAuth === 1;
+      this.authorizationError = tls.clientAuth === 2 ? tls.authorizationError : null;
       this.alpnProtocol = tls.alpn || false;
       this.servername = tls.servername || false;
       this._tls = tls;
@@ -195,7 +197,28 @@ class RhttpsSocket extends Duplex {
 
   getProtocol() { return this._tls ? this._tls.protocol : null; }
   getCipher() { return this._tls ? cipherInfo(this._tls.cipher, this._tls.protocol) : undefined; }
-  getPeerCertificate() { return this._tls ? {} : null; }
+  // Node's object shape, from Node's own X509Certificate; `detailed` links issuerCertificate
+  // through the chain the client sent, ending on itself at a self-signed certificate.
+  getPeerCertificate(detailed) {
+    if (!this._tls) return null;
+    const chain = this._tls.peerChain;
+    if (chain.length === 0) return {};
+    const objects = chain.map((der) => new X509Certificate(der).toLegacyObject());
+    if (!detailed) return objects[0];
+    for (let i = 0; i < objects.length; i++) {
+      const next = objects[i + 1];
+      if (next) objects[i].issuerCertificate = next;
+      else if (objects[i].subject && JSON.stringify(objects[i].subject) === JSON.stringify(objects[i].issuer)) {
+        objects[i].issuerCertificate = objects[i];
+      }
+    }
+    return objects[0];
+  }
+
+  getX509Certificate() {
+    const chain = this._tls ? this._tls.peerChain : [];
+    return chain.length ? new X509Certificate(chain[0]) : undefined;
+  }
 
   // Node answers null on server sockets; rhttps knows the negotiated group and says so.
   getEphemeralKeyInfo() {

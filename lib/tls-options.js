@@ -30,11 +30,10 @@ function unsupported(what, instead) {
 // them must not silently weaken or alter the server.
 const NOT_YET = {
   pfx: 'convert it to PEM with `openssl pkcs12 -in cert.pfx -nodes` and pass key and cert',
-  requestCert: 'client certificates (mTLS) are not implemented yet; terminate mTLS in front of rhttps or use node:https',
   SNICallback: 'pass each host\'s key and cert with server.addContext(hostname, options) instead',
   ALPNCallback: 'list the protocols with ALPNProtocols instead',
   ticketKeys: 'session tickets with shared keys are not implemented yet; sessions resume within one server only',
-  crl: 'certificate revocation lists apply to client certificates, which are not implemented yet',
+  crl: 'revocation lists are not checked yet; keep revoked clients out by rotating the client CA',
   secureProtocol: "use minVersion and maxVersion ('TLSv1.2', 'TLSv1.3')",
   privateKeyEngine: 'OpenSSL engines do not exist in rustls; pass the key as PEM',
   privateKeyIdentifier: 'OpenSSL engines do not exist in rustls; pass the key as PEM',
@@ -91,9 +90,12 @@ function tlsInput(options) {
     ecdhCurve: optionalString(options, 'ecdhCurve'),
     honorCipherOrder: options.honorCipherOrder,
     alpnProtocols: alpnProtocols(options.ALPNProtocols),
+    requestCert: options.requestCert === true,
+    rejectUnauthorized: options.rejectUnauthorized !== false,
   };
 }
 
-const TLS_OPTION_NAMES = ['key', 'cert', 'ca', 'minVersion', 'maxVersion', 'ciphers', 'ecdhCurve', 'honorCipherOrder', 'ALPNProtocols', 'passphrase', ...Object.keys(NOT_YET)];
+const TLS_OPTION_NAMES = ['key', 'cert', 'ca', 'minVersion', 'maxVersion', 'ciphers', 'ecdhCurve', 'honorCipherOrder',
+  'ALPNProtocols', 'requestCert', 'rejectUnauthorized', 'passphrase', ...Object.keys(NOT_YET)];
 
 module.exports = { tlsInput, kTlsInput, TLS_OPTION_NAMES };

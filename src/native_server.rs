@@ -46,6 +46,8 @@ pub struct TlsInput {
     pub ecdh_curve: Option<String>,
     pub honor_cipher_order: Option<bool>,
     pub alpn_protocols: Option<Vec<Buffer>>,
+    pub request_cert: Option<bool>,
+    pub reject_unauthorized: Option<bool>,
 }
 
 fn tls_options(input: &TlsInput) -> TlsOptions {
@@ -60,6 +62,9 @@ fn tls_options(input: &TlsInput) -> TlsOptions {
         ecdh_curve: input.ecdh_curve.clone(),
         honor_cipher_order: input.honor_cipher_order,
         alpn_protocols: input.alpn_protocols.as_deref().map(to_vecs),
+        request_cert: input.request_cert.unwrap_or(false),
+        // Node's default: a requested certificate must verify.
+        reject_unauthorized: input.reject_unauthorized.unwrap_or(true),
     }
 }
 

@@ -3,6 +3,7 @@
 //! commands per connection (`Server::write`, `end`, ...). The napi glue lives in the root crate.
 
 pub mod chunked;
+pub mod client_auth;
 pub mod conn;
 pub mod error;
 pub mod events;

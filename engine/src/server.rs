@@ -20,12 +20,12 @@ use crate::events::{self, EventQueue, Waker};
 use crate::limits::Limits;
 use crate::listener::{self, Accepted, ListenOptions, Listener};
 use crate::runtime;
-use crate::tls::{self, SniContexts, TlsOptions};
+use crate::tls::{self, ServerTls, SniContexts, TlsOptions};
 
 struct Shared {
     events: Arc<EventQueue>,
     limits: Arc<Limits>,
-    tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
+    tls: RwLock<Option<Arc<ServerTls>>>,
     sni: Arc<SniContexts>,
     conns: Mutex<HashMap<u32, ConnHandle>>,
     next_id: AtomicU32,
@@ -87,7 +87,7 @@ impl Server {
     /// Sets (or replaces, for `setSecureContext`) the TLS configuration. Handshakes that
     /// start from now on use it; open connections keep theirs. SNI contexts carry over.
     pub fn set_tls(&self, opts: &TlsOptions) -> Result<(), EngineError> {
-        let config = tls::server_config(opts, self.shared.sni.clone())?;
+        let config = Arc::new(tls::server_config(opts, self.shared.sni.clone())?);
         let mut guard = self
             .shared
             .tls
@@ -253,6 +253,10 @@ struct ConnInfo {
     alpn: Vec<u8>,
     servername: String,
     group: String,
+    /// With client certificates requested: the verdict and the chain the client sent.
+    authorized: Option<bool>,
+    authorization_error: &'static str,
+    peer_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 async fn handle_connection<S>(conn: Accepted<S>, shared: Arc<Shared>)
@@ -272,8 +276,8 @@ where
         .clone();
     match tls {
         None => run_connection(stream, info, &shared).await,
-        Some(config) => {
-            let handshake = TlsAcceptor::from(config).accept(stream);
+        Some(tls) => {
+            let handshake = TlsAcceptor::from(tls.config.clone()).accept(stream);
             let result = match shared.limits.handshake_timeout() {
                 Some(limit) => tokio::time::timeout(limit, handshake)
                     .await
@@ -307,6 +311,15 @@ where
                         .negotiated_key_exchange_group()
                         .map(|g| format!("{:?}", g.name()))
                         .unwrap_or_default();
+                    if let Some(auth) = &tls.client_auth {
+                        info.peer_chain = session
+                            .peer_certificates()
+                            .map(<[_]>::to_vec)
+                            .unwrap_or_default();
+                        let verdict = auth.verdict(&info.peer_chain);
+                        info.authorized = Some(verdict.authorized);
+                        info.authorization_error = verdict.error;
+                    }
                     run_connection(stream, info, &shared).await
                 }
                 Err(e) => {
@@ -381,6 +394,17 @@ where
         ev.str8(&info.alpn);
         ev.str8(info.servername.as_bytes());
         ev.str8(info.group.as_bytes());
+        // 0: no client certificate asked for, 1: authorized, 2: not authorized.
+        ev.u8(match info.authorized {
+            None => 0,
+            Some(true) => 1,
+            Some(false) => 2,
+        });
+        ev.str8(info.authorization_error.as_bytes());
+        ev.u8(info.peer_chain.len().min(u8::MAX as usize) as u8);
+        for cert in info.peer_chain.iter().take(u8::MAX as usize) {
+            ev.bytes32(cert.as_ref());
+        }
     });
     let error = conn::serve(stream, ctx, rx).await;
     lock(&shared.conns).remove(&id);

@@ -11,6 +11,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::ServerConfig;
 
+use crate::client_auth::ClientAuth;
 use crate::error::EngineError;
 use crate::tls_policy;
 
@@ -27,6 +28,16 @@ pub struct TlsOptions {
     pub ecdh_curve: Option<String>,
     pub honor_cipher_order: Option<bool>,
     pub alpn_protocols: Option<Vec<Vec<u8>>>,
+    /// Ask clients for a certificate (Node's `requestCert`).
+    pub request_cert: bool,
+    /// With `request_cert`: refuse clients without a certificate that chains to `ca`.
+    pub reject_unauthorized: bool,
+}
+
+/// A server configuration and, when client certificates are requested, their checker.
+pub struct ServerTls {
+    pub config: Arc<ServerConfig>,
+    pub client_auth: Option<ClientAuth>,
 }
 
 /// The key/chain pairs of one context; several pairs (RSA and ECDSA, say) are offered per
@@ -158,10 +169,7 @@ impl ResolvesServerCert for Resolver {
 /// Builds the configuration: TLS 1.3 and 1.2 (or as `minVersion`/`maxVersion` say), rustls's
 /// forward-secret AEAD suites (or `ciphers`), X25519MLKEM768 first among the groups (or
 /// `ecdhCurve`), the server's suite order preferred, ALPN `http/1.1` as node:https offers it.
-pub fn server_config(
-    opts: &TlsOptions,
-    sni: Arc<SniContexts>,
-) -> Result<Arc<ServerConfig>, EngineError> {
+pub fn server_config(opts: &TlsOptions, sni: Arc<SniContexts>) -> Result<ServerTls, EngineError> {
     let default = identity(opts)?;
     let versions = tls_policy::versions(opts.min_version.as_deref(), opts.max_version.as_deref())?;
     let base = aws_lc_rs::default_provider();
@@ -176,20 +184,36 @@ pub fn server_config(
         },
         ..base
     };
-    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+    let provider = Arc::new(provider);
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| EngineError::TlsOption {
             option: "ciphers",
             detail: format!("no cipher suite left for the protocol versions allowed ({e})"),
-        })?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(Resolver { default, sni }));
+        })?;
+    let client_auth = if opts.request_cert {
+        let mut ca = Vec::new();
+        for blob in &opts.ca {
+            ca.extend(parse_certs(blob, "ca certificate")?);
+        }
+        Some(ClientAuth::new(&ca, opts.reject_unauthorized, provider)?)
+    } else {
+        None
+    };
+    let builder = match &client_auth {
+        Some(auth) => builder.with_client_cert_verifier(Arc::new(auth.clone())),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(Resolver { default, sni }));
     config.ignore_client_order = opts.honor_cipher_order.unwrap_or(true);
     config.alpn_protocols = opts
         .alpn_protocols
         .clone()
         .unwrap_or_else(|| vec![b"http/1.1".to_vec()]);
-    Ok(Arc::new(config))
+    Ok(ServerTls {
+        config: Arc::new(config),
+        client_auth,
+    })
 }
 
 /// Parses the first private key in a PEM blob (PKCS#8, PKCS#1 RSA or SEC1 EC).

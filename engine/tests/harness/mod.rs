@@ -130,6 +130,11 @@ pub fn decode(buf: &[u8]) -> Vec<Event> {
                 c.str8();
                 c.str8();
                 let group = c.str8();
+                c.u8();
+                c.str8();
+                for _ in 0..c.u8() {
+                    c.bytes32();
+                }
                 Event::Open {
                     id,
                     protocol,
