@@ -331,3 +331,21 @@ test('invalid header names and values from the application throw Node\'s errors 
   });
   assert.deepEqual(codes, ['ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_STATUS_CODE']);
 });
+
+test('regression: backpressure on the last body chunk stalled the next request on the connection', async () => {
+  const body = Buffer.alloc(1024 * 1024, 7);
+  await withServer((req, res) => req.pipe(res), async (port) => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await Promise.race([
+          request(port, { method: 'POST', agent }, body),
+          new Promise((_, reject) => setTimeout(() => reject(new Error(`request ${i} stalled`)), 3000)),
+        ]);
+        assert.equal(r.body.length, body.length);
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+});

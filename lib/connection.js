@@ -40,6 +40,7 @@ class Connection {
     this.receiving = null;
     this.requestsCount = 0;
     this.upgraded = false;
+    this.bodyPaused = false;
     socket[kConnection] = this;
     socket.on('error', socketOnError);
     socket.on('timeout', socketOnTimeout);
@@ -166,12 +167,21 @@ class Connection {
     this.socket._touch();
     this.socket.bytesRead += chunk.length;
     // The chunk is a view into the batch buffer; push takes it without copying.
-    if (!req.push(chunk)) this.socket.pause();
+    if (!req.push(chunk)) {
+      this.bodyPaused = true;
+      this.socket.pause();
+    }
   }
 
   onEnd(rawTrailers) {
     const req = this.receiving;
     this.receiving = null;
+    // A full body buffer paused the connection; with the body complete, no further _read
+    // will come to undo it, and the next request must still be read.
+    if (this.bodyPaused) {
+      this.bodyPaused = false;
+      this.socket.resume();
+    }
     if (req === null || req.destroyed) return;
     req.complete = true;
     if (rawTrailers.length > 0) req._addHeaderLines(rawTrailers, rawTrailers.length);
