@@ -1,11 +1,12 @@
 'use strict';
 // `npm run bench`: rhttps and node:https side by side in one run. Each server is pinned to
-// core 0 and wrk to core 1; runs alternate between the two servers; medians are reported.
-// Server CPU per request comes from /proc/<pid>/stat (user + system time of all threads),
-// which is steadier on a shared machine than requests per second.
+// core 0 and the load generator to core 1; runs alternate between the two servers; medians
+// are reported with ratios. Server CPU per operation comes from /proc/<pid>/stat (user +
+// system time of all threads), steadier on a shared machine than requests per second.
 //
-// Options: --runs N (default 5), --duration S (default 5), --connections C (default 50),
-//          --no-build (measure the binary that is there; it must still be a release build).
+// Options: --only a,b (scenario names), --runs N (5), --duration S (5), --connections C
+// (keep-alive scenarios, 50), --no-build (measure the binary that is there; it must still
+// be a release build).
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -16,14 +17,26 @@ const ROOT = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
 const opt = (name, def) => {
   const i = args.indexOf(`--${name}`);
-  return i === -1 ? def : Number(args[i + 1]);
+  return i === -1 ? def : args[i + 1];
 };
-const RUNS = opt('runs', 5);
-const DURATION = opt('duration', 5);
-const CONNECTIONS = opt('connections', 50);
+const RUNS = Number(opt('runs', 5));
+const DURATION = Number(opt('duration', 5));
+const CONNECTIONS = Number(opt('connections', 50));
+const ONLY = opt('only', null);
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+// What each scenario runs and how its operations are counted.
+const SCENARIOS = [
+  { name: 'hello', title: `keep-alive hello world (${CONNECTIONS} connections)`, handler: 'hello', load: wrk({}), unit: 'request' },
+  { name: 'hello-1', title: 'keep-alive hello world (1 connection)', handler: 'hello', load: wrk({ connections: 1 }), unit: 'request' },
+  { name: 'express', title: `Express hello world (${CONNECTIONS} connections)`, handler: 'express', load: wrk({}), unit: 'request' },
+  { name: 'handshake-ecdsa', title: 'full TLS handshake, ECDSA P-256', handler: 'hello', key: 'ecdsa', load: handshakes, unit: 'handshake' },
+  { name: 'handshake-rsa', title: 'full TLS handshake, RSA-2048', handler: 'hello', key: 'rsa', load: handshakes, unit: 'handshake' },
+  { name: 'get-1mib', title: 'GET 1 MiB (8 connections)', handler: 'bytes', load: wrk({ connections: 8 }), unit: 'MiB' },
+  { name: 'post-1mib', title: 'POST 1 MiB echoed (8 connections)', handler: 'echo', load: wrk({ connections: 8, script: 'post-1mib.lua' }), unit: 'request' },
+];
 
 function requireTool(name, hint) {
   if (spawnSync('sh', ['-c', `command -v ${name}`]).status !== 0) {
@@ -47,14 +60,16 @@ function build() {
 function certificates() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-bench-'));
   const { key, cert } = require('..').createSelfSignedCertificate({ hosts: ['localhost', '127.0.0.1'] });
-  fs.writeFileSync(path.join(dir, 'key.pem'), key);
-  fs.writeFileSync(path.join(dir, 'cert.pem'), cert);
+  fs.writeFileSync(path.join(dir, 'ecdsa.key'), key);
+  fs.writeFileSync(path.join(dir, 'ecdsa.crt'), cert);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rsa.key', '-out', 'rsa.crt',
+    '-subj', '/CN=localhost', '-days', '2', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
   return dir;
 }
 
 function startServer(impl, scenario, certDir) {
-  const child = spawn('taskset', ['-c', SERVER_CPU, process.execPath, path.join(__dirname, 'server.js'), impl, scenario, certDir],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('taskset', ['-c', SERVER_CPU, process.execPath, path.join(__dirname, 'server.js'), impl,
+    scenario.handler, certDir, scenario.key || 'ecdsa'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -73,22 +88,40 @@ function cpuMicros(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
 }
 
-function wrk(port, duration) {
-  const out = execFileSync('taskset', ['-c', LOAD_CPU, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${duration}s`, `https://127.0.0.1:${port}/`]).toString();
-  const requests = Number((out.match(/(\d+) requests in/) || [])[1]);
-  const errors = out.match(/Non-2xx or 3xx responses: (\d+)|Socket errors: .*/g);
-  if (!requests) throw new Error(`wrk produced no result:\n${out}`);
-  return { requests, errors, out };
+function rssKiB(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return Number(m[1]);
 }
 
-function measure(server) {
+// wrk with keep-alive connections; counts requests (or MiB moved, for the 1 MiB scenarios).
+function wrk({ connections = CONNECTIONS, script }) {
+  return (port, seconds, scenario) => {
+    const argv = ['-c', LOAD_CPU, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`];
+    if (script) argv.push('-s', path.join(__dirname, script));
+    argv.push(`https://127.0.0.1:${port}/`);
+    const out = execFileSync('taskset', argv).toString();
+    const requests = Number((out.match(/(\d+) requests in/) || [])[1]);
+    const errors = out.match(/Non-2xx or 3xx responses: (\d+)|Socket errors: .*/g);
+    if (!requests) throw new Error(`wrk produced no result:\n${out}`);
+    return { ops: scenario.unit === 'MiB' ? requests : requests, warning: errors && errors.join('; ') };
+  };
+}
+
+function handshakes(port, seconds) {
+  const out = execFileSync('taskset', ['-c', LOAD_CPU, process.execPath, path.join(__dirname, 'handshakes.js'), String(port), String(seconds), '16']).toString();
+  const r = JSON.parse(out);
+  if (!r.handshakes) throw new Error(`no handshake completed: ${out}`);
+  return { ops: r.handshakes, warning: r.failed ? `${r.failed} failed or resumed` : null };
+}
+
+function measure(server, scenario, seconds) {
   const before = cpuMicros(server.child.pid);
   const t0 = process.hrtime.bigint();
-  const r = wrk(server.port, DURATION);
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const r = scenario.load(server.port, seconds, scenario);
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuMicros(server.child.pid) - before;
-  if (r.errors) console.log(`  warning (${server.impl}): ${r.errors.join('; ')}`);
-  return { rps: r.requests / seconds, cpuPerReq: cpu / r.requests };
+  if (r.warning) console.log(`  warning (${server.impl}): ${r.warning}`);
+  return { rate: r.ops / elapsed, cpuPerOp: cpu / r.ops };
 }
 
 const median = (xs) => {
@@ -97,17 +130,17 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-async function scenario(name, certDir) {
-  const servers = [await startServer('rhttps', name, certDir), await startServer('node', name, certDir)];
+async function runScenario(scenario, certDir) {
+  const servers = [await startServer('rhttps', scenario, certDir), await startServer('node', scenario, certDir)];
   const results = { rhttps: [], node: [] };
   try {
-    for (const s of servers) wrk(s.port, 1); // warm-up (JIT, TLS session setup)
+    for (const s of servers) measure(s, scenario, 1); // warm-up (JIT, caches)
     for (let run = 0; run < RUNS; run++) {
       const order = run % 2 === 0 ? servers : [...servers].reverse();
       for (const s of order) {
-        const m = measure(s);
+        const m = measure(s, scenario, DURATION);
         results[s.impl].push(m);
-        console.log(`  run ${run + 1} ${s.impl.padEnd(6)} ${m.rps.toFixed(0).padStart(7)} req/s  ${m.cpuPerReq.toFixed(1).padStart(6)} µs CPU/req`);
+        console.log(`  run ${run + 1} ${s.impl.padEnd(6)} ${m.rate.toFixed(0).padStart(8)} ${scenario.unit}/s  ${m.cpuPerOp.toFixed(1).padStart(8)} µs CPU/${scenario.unit}`);
       }
     }
   } finally {
@@ -115,38 +148,81 @@ async function scenario(name, certDir) {
   }
   const summary = {};
   for (const impl of ['rhttps', 'node']) {
-    summary[impl] = {
-      rps: median(results[impl].map((r) => r.rps)),
-      cpuPerReq: median(results[impl].map((r) => r.cpuPerReq)),
-    };
+    summary[impl] = { rate: median(results[impl].map((r) => r.rate)), cpuPerOp: median(results[impl].map((r) => r.cpuPerOp)) };
   }
-  return { name, summary, runs: results };
+  return { name: scenario.name, title: scenario.title, unit: scenario.unit, summary, runs: results };
+}
+
+// RSS of an idle server, and what 1,000 idle TLS connections add per connection.
+async function runMemory(certDir) {
+  const scenario = { handler: 'hello' };
+  const samples = { rhttps: [], node: [] };
+  for (let run = 0; run < Math.max(3, Math.ceil(RUNS / 2)); run++) {
+    for (const impl of run % 2 === 0 ? ['rhttps', 'node'] : ['node', 'rhttps']) {
+      const s = await startServer(impl, scenario, certDir);
+      try {
+        await new Promise((r) => setTimeout(r, 1000));
+        const idle = rssKiB(s.child.pid);
+        const client = spawn('taskset', ['-c', LOAD_CPU, process.execPath, path.join(__dirname, 'idle-connections.js'), String(s.port), '1000'],
+          { stdio: ['pipe', 'pipe', 'inherit'] });
+        await new Promise((resolve, reject) => {
+          client.stdout.on('data', (d) => { if (String(d).includes('open')) resolve(); });
+          client.on('exit', (code) => reject(new Error(`idle client exited ${code}`)));
+        });
+        await new Promise((r) => setTimeout(r, 1000));
+        const loaded = rssKiB(s.child.pid);
+        client.removeAllListeners('exit');
+        client.stdin.end();
+        samples[impl].push({ idleMiB: idle / 1024, perConnKiB: (loaded - idle) / 1000 });
+        console.log(`  run ${run + 1} ${impl.padEnd(6)} idle RSS ${(idle / 1024).toFixed(1)} MiB, +${((loaded - idle) / 1000).toFixed(1)} KiB per idle TLS connection`);
+      } finally {
+        s.child.kill('SIGTERM');
+      }
+    }
+  }
+  const med = (impl, key) => median(samples[impl].map((x) => x[key]));
+  return { rhttps: { idleMiB: med('rhttps', 'idleMiB'), perConnKiB: med('rhttps', 'perConnKiB') },
+    node: { idleMiB: med('node', 'idleMiB'), perConnKiB: med('node', 'perConnKiB') } };
 }
 
 async function main() {
   requireTool('wrk', 'apt-get install wrk');
   requireTool('taskset', 'apt-get install util-linux');
+  requireTool('openssl', 'apt-get install openssl');
   build();
   const certDir = certificates();
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0].model}), Node ${process.version}`);
-  console.log(`server on core ${SERVER_CPU}, wrk on core ${LOAD_CPU}; ${RUNS} interleaved runs of ${DURATION} s, ${CONNECTIONS} keep-alive connections\n`);
+  console.log(`servers on core ${SERVER_CPU}, load on core ${LOAD_CPU}; ${RUNS} interleaved runs of ${DURATION} s\n`);
+  const wanted = ONLY ? ONLY.split(',') : null;
   const all = [];
-  for (const name of ['hello']) {
-    console.log(`scenario: ${name} (keep-alive, TLS 1.3)`);
-    const r = await scenario(name, certDir);
-    all.push(r);
-    const { rhttps, node } = r.summary;
+  for (const scenario of SCENARIOS) {
+    if (wanted && !wanted.includes(scenario.name)) continue;
+    console.log(`scenario: ${scenario.title}`);
+    all.push(await runScenario(scenario, certDir));
     console.log('');
-    console.log(`  median        req/s   µs CPU/req`);
-    console.log(`  rhttps   ${rhttps.rps.toFixed(0).padStart(10)}   ${rhttps.cpuPerReq.toFixed(1).padStart(10)}`);
-    console.log(`  node     ${node.rps.toFixed(0).padStart(10)}   ${node.cpuPerReq.toFixed(1).padStart(10)}`);
-    console.log(`  ratio    ${(rhttps.rps / node.rps).toFixed(2).padStart(9)}x   ${(node.cpuPerReq / rhttps.cpuPerReq).toFixed(2).padStart(9)}x less CPU\n`);
+  }
+  let memory = null;
+  if (!wanted || wanted.includes('memory')) {
+    console.log('scenario: memory (idle RSS, 1,000 idle TLS connections)');
+    memory = await runMemory(certDir);
+    console.log('');
+  }
+  console.log('| workload | rhttps | node:https | ratio |');
+  console.log('|---|---|---|---|');
+  for (const r of all) {
+    const { rhttps, node } = r.summary;
+    console.log(`| ${r.title}: server CPU µs/${r.unit} | ${rhttps.cpuPerOp.toFixed(1)} | ${node.cpuPerOp.toFixed(1)} | ${(node.cpuPerOp / rhttps.cpuPerOp).toFixed(2)}× less |`);
+    console.log(`| ${r.title}: ${r.unit}s/s | ${rhttps.rate.toFixed(0)} | ${node.rate.toFixed(0)} | ${(rhttps.rate / node.rate).toFixed(2)}× |`);
+  }
+  if (memory) {
+    console.log(`| idle process RSS, MiB | ${memory.rhttps.idleMiB.toFixed(1)} | ${memory.node.idleMiB.toFixed(1)} | ${(memory.rhttps.idleMiB - memory.node.idleMiB).toFixed(1)} MiB difference |`);
+    console.log(`| memory per idle TLS connection, KiB | ${memory.rhttps.perConnKiB.toFixed(1)} | ${memory.node.perConnKiB.toFixed(1)} | ${(memory.node.perConnKiB / memory.rhttps.perConnKiB).toFixed(2)}× less |`);
   }
   const outDir = path.join(__dirname, 'results');
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ node: process.version, runs: RUNS, duration: DURATION, connections: CONNECTIONS, results: all }, null, 2));
-  console.log(`raw results: ${path.relative(ROOT, file)}`);
+  fs.writeFileSync(file, JSON.stringify({ node: process.version, runs: RUNS, duration: DURATION, results: all, memory }, null, 2));
+  console.log(`\nraw results: ${path.relative(ROOT, file)}`);
 }
 
 main().catch((e) => {
