@@ -23,6 +23,12 @@ export declare class NativeServer {
   listen(host: string | undefined | null, port: number, backlog: number, ipv6Only: boolean): BoundAddress
   /** Replaces the certificates and TLS options for handshakes from now on. */
   setSecureContext(tls: TlsInput): void
+  /** The 48 bytes of session ticket keys (Node's `getTicketKeys()`). */
+  getTicketKeys(): Buffer | null
+  /** Replaces the session ticket keys (Node's `setTicketKeys(keys)`). */
+  setTicketKeys(keys: Uint8Array): void
+  /** Node's `sessionTimeout`: how long, in seconds, a session ticket may be used. */
+  setSessionTimeout(seconds: number): void
   /** Serves `hostname` (SNI; `*` for one label) with these keys and certificates. */
   addContext(hostname: string, tls: TlsInput): void
   /** Binds a unix domain socket at `path` and starts accepting. */

@@ -349,3 +349,40 @@ test('regression: backpressure on the last body chunk stalled the next request o
     }
   });
 });
+
+test('regression: a throwing write callback on one connection stranded another connection\'s response', async () => {
+  const errors = [];
+  const onError = (err) => errors.push(err.message);
+  const runnerListeners = process.listeners('uncaughtException');
+  for (const l of runnerListeners) process.removeListener('uncaughtException', l);
+  process.on('uncaughtException', onError);
+  const held = {};
+  try {
+    await withServer((req, res) => {
+      if (req.url === '/after') return res.end('after');
+      held[req.url] = res;
+      if (held['/throw'] && held['/other']) {
+        // Both responses complete in the same turn, so their write callbacks share a batch.
+        setTimeout(() => {
+          held['/throw'].write('x', () => { throw new Error('callback boom'); });
+          held['/throw'].end();
+          held['/other'].end('other');
+        }, 10);
+      }
+    }, async (port) => {
+      const a = new https.Agent({ keepAlive: true, maxSockets: 1 });
+      const b = new https.Agent({ keepAlive: true, maxSockets: 1 });
+      const within = (p, what) => Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} stalled`)), 3000))]);
+      await Promise.all([request(port, { path: '/throw', agent: a }), request(port, { path: '/other', agent: b })]);
+      // Connection b's response must have finished server-side: its next request is served.
+      const next = await within(request(port, { path: '/after', agent: b }), '/after on the other connection');
+      assert.equal(next.body.toString(), 'after');
+      a.destroy();
+      b.destroy();
+    });
+  } finally {
+    process.removeListener('uncaughtException', onError);
+    for (const l of runnerListeners) process.on('uncaughtException', l);
+  }
+  assert.ok(errors.includes('callback boom'));
+});

@@ -145,7 +145,8 @@ test('each TLS option rhttps cannot honour fails at createServer with what to do
     [{ requestCert: true, ca: undefined }, 'ERR_INVALID_ARG_VALUE', /requestCert needs `ca`/],
     [{ SNICallback: () => {} }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /addContext/],
     [{ ALPNCallback: () => {} }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /ALPNProtocols/],
-    [{ ticketKeys: Buffer.alloc(48) }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /session/],
+    [{ ticketKeys: Buffer.alloc(47) }, 'ERR_INVALID_ARG_VALUE', /48-byte/],
+    [{ sessionTimeout: -1 }, 'ERR_INVALID_ARG_TYPE', /sessionTimeout/],
     [{ honorCipherOrder: 'yes' }, 'ERR_INVALID_ARG_TYPE', /honorCipherOrder/],
     [{ ALPNProtocols: 42 }, 'ERR_INVALID_ARG_TYPE', /ALPNProtocols/],
   ];
@@ -157,4 +158,42 @@ test('each TLS option rhttps cannot honour fails at createServer with what to do
   const server = rhttps.createServer(base);
   assert.throws(() => server.addContext('x.test', tls.createSecureContext(base)), /rhttps\.createSecureContext/);
   void https;
+});
+
+test('sessions resume across two servers sharing ticketKeys, and not otherwise', async () => {
+  const p = pki();
+  const ticketKeys = crypto.randomBytes(48);
+  const reusedOn = [];
+  const handler = (req, res) => { reusedOn.push(req.socket.isSessionReused()); res.end(); };
+  const a = rhttps.createServer({ ...p.serverOptions, ticketKeys }, handler);
+  const b = rhttps.createServer({ ...p.serverOptions, ticketKeys }, handler);
+  const stranger = rhttps.createServer(p.serverOptions, handler);
+  const [portA, portB, portC] = [await listen(a, 0, '127.0.0.1'), await listen(b, 0, '127.0.0.1'), await listen(stranger, 0, '127.0.0.1')];
+  const connect = (port, session) => new Promise((resolve, reject) => {
+    let ticket;
+    const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: p.rootCert, session }, () => {
+      sock.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    });
+    sock.on('session', (s) => { ticket = s; });
+    sock.on('data', () => {});
+    sock.on('end', () => resolve({ ticket, reused: sock.isSessionReused() }));
+    sock.on('error', reject);
+  });
+  try {
+    assert.equal(a.getTicketKeys().length, 48);
+    assert.ok(a.getTicketKeys().equals(ticketKeys));
+    const first = await connect(portA);
+    assert.ok(first.ticket, 'a session ticket was issued');
+    assert.equal(first.reused, false);
+    assert.equal((await connect(portB, first.ticket)).reused, true, 'server B resumes server A\'s session');
+    assert.equal((await connect(portC, first.ticket)).reused, false, 'other keys: a full handshake');
+    assert.deepEqual(reusedOn, [false, true, false], 'req.socket.isSessionReused() agrees');
+    stranger.setTicketKeys(ticketKeys);
+    assert.equal((await connect(portC, first.ticket)).reused, true, 'after setTicketKeys the stranger resumes too');
+    assert.throws(() => a.setTicketKeys(Buffer.alloc(47)), { code: 'ERR_INVALID_ARG_VALUE' });
+  } finally {
+    await close(a);
+    await close(b);
+    await close(stranger);
+  }
 });

@@ -61,6 +61,7 @@ function dispatch(buf, sink) {
           const tls = { protocol: r.str8(), cipher: r.str8(), alpn: r.str8(), servername: r.str8(), group: r.str8() };
           tls.clientAuth = r.u8();
           tls.authorizationError = r.str8();
+          tls.resumed = r.u8() === 1;
           const certs = r.u8();
           // Copied: kept as long as the socket, longer than the event batch.
           tls.peerChain = Array.from({ length: certs }, () => Buffer.from(r.bytes32()));

@@ -38,6 +38,13 @@ class ServerState {
     this.tlsOptions = {};
     if (secure) for (const name of TLS_OPTION_NAMES) if (options[name] !== undefined) this.tlsOptions[name] = options[name];
     this.native = new NativeServer(secure ? tlsInput(options) : null, () => this.onEvents());
+    if (secure && options.ticketKeys !== undefined) this.native.setTicketKeys(ticketKeys(options.ticketKeys));
+    if (secure && options.sessionTimeout !== undefined) {
+      if (!Number.isInteger(options.sessionTimeout) || options.sessionTimeout < 0) {
+        throw invalidArgType('options.sessionTimeout', 'a non-negative integer', options.sessionTimeout);
+      }
+      this.native.setSessionTimeout(options.sessionTimeout);
+    }
   }
 
   onEvents() {
@@ -187,6 +194,15 @@ class ServerState {
     err.code = require('node:util').getSystemErrorName(-errno);
     this.server.emit('error', err);
   }
+}
+
+// Node's 48-byte session ticket keys, as a Buffer.
+function ticketKeys(keys) {
+  if (!Buffer.isBuffer(keys) && !ArrayBuffer.isView(keys)) throw invalidArgType('keys', 'an instance of Buffer, TypedArray, or DataView', keys);
+  if (keys.byteLength !== 48) {
+    throw nodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `Session ticket keys must be a 48-byte buffer. Received ${keys.byteLength} bytes`);
+  }
+  return Buffer.from(keys.buffer, keys.byteOffset, keys.byteLength);
 }
 
 function validateTimeout(value, name) {
@@ -362,6 +378,16 @@ class ServerMethods {
     for (const name of TLS_OPTION_NAMES) if (options[name] !== undefined) merged[name] = options[name];
     st.native.setSecureContext(tlsInput(merged));
     st.tlsOptions = merged;
+  }
+
+  // Session ticket keys (48 bytes, Node's format): give every server behind a balancer the
+  // same keys and any of them resumes sessions the others started.
+  getTicketKeys() {
+    return this[kState].native.getTicketKeys();
+  }
+
+  setTicketKeys(keys) {
+    this[kState].native.setTicketKeys(ticketKeys(keys));
   }
 
   // Serves `hostname` (SNI; '*' stands for one label) with another key and certificate.

@@ -22,10 +22,20 @@ const GROUPS = {
 // 'close' exactly as on node:https. One setImmediate serves every write of the turn.
 let completions = [];
 
+// A callback that throws must not strand the ones after it (their responses would never
+// 'finish'): the first error is rethrown once every callback has run.
 function flushCompletions() {
   const list = completions;
   completions = [];
-  for (let i = 0; i < list.length; i++) list[i]();
+  let failure = null;
+  for (let i = 0; i < list.length; i++) {
+    try {
+      list[i]();
+    } catch (err) {
+      if (failure === null) failure = err;
+    }
+  }
+  if (failure !== null) throw failure;
 }
 
 function complete(cb) {
@@ -225,7 +235,7 @@ class RhttpsSocket extends Duplex {
     if (!this._tls || !this._tls.group) return null;
     return GROUPS[this._tls.group] || { type: 'ECDH', name: this._tls.group };
   }
-  isSessionReused() { return false; }
+  isSessionReused() { return Boolean(this._tls && this._tls.resumed); }
 }
 
 module.exports = { RhttpsSocket };

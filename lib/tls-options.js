@@ -32,7 +32,6 @@ const NOT_YET = {
   pfx: 'convert it to PEM with `openssl pkcs12 -in cert.pfx -nodes` and pass key and cert',
   SNICallback: 'pass each host\'s key and cert with server.addContext(hostname, options) instead',
   ALPNCallback: 'list the protocols with ALPNProtocols instead',
-  ticketKeys: 'session tickets with shared keys are not implemented yet; sessions resume within one server only',
   crl: 'revocation lists are not checked yet; keep revoked clients out by rotating the client CA',
   secureProtocol: "use minVersion and maxVersion ('TLSv1.2', 'TLSv1.3')",
   privateKeyEngine: 'OpenSSL engines do not exist in rustls; pass the key as PEM',

@@ -70,7 +70,7 @@ fn tls_options(input: &TlsInput) -> TlsOptions {
 
 /// Builds the full configuration once, for its errors only.
 pub fn validate(input: &TlsInput) -> JsResult<()> {
-    tls::server_config(&tls_options(input), Default::default())
+    tls::server_config(&tls_options(input), Default::default(), None)
         .map(|_| ())
         .map_err(to_js)
 }
@@ -183,6 +183,34 @@ impl NativeServer {
     #[napi(catch_unwind)]
     pub fn set_secure_context(&self, tls: TlsInput) -> napi::Result<(), String> {
         self.engine.set_tls(&tls_options(&tls)).map_err(to_js)
+    }
+
+    /// The 48 bytes of session ticket keys (Node's `getTicketKeys()`).
+    #[napi(catch_unwind)]
+    pub fn get_ticket_keys(&self) -> Option<Buffer> {
+        self.engine
+            .tickets()
+            .map(|t| Buffer::from(t.get().to_vec()))
+    }
+
+    /// Replaces the session ticket keys (Node's `setTicketKeys(keys)`).
+    #[napi(catch_unwind)]
+    pub fn set_ticket_keys(&self, keys: &[u8]) -> napi::Result<(), String> {
+        match self.engine.tickets() {
+            Some(t) => t.set(keys).map_err(to_js),
+            None => Err(napi::Error::new(
+                "ERR_RHTTPS_TICKETS".to_string(),
+                "session tickets are unavailable (no randomness for keys)".to_string(),
+            )),
+        }
+    }
+
+    /// Node's `sessionTimeout`: how long, in seconds, a session ticket may be used.
+    #[napi(catch_unwind)]
+    pub fn set_session_timeout(&self, seconds: u32) {
+        if let Some(t) = self.engine.tickets() {
+            t.set_lifetime(seconds)
+        }
     }
 
     /// Serves `hostname` (SNI; `*` for one label) with these keys and certificates.

@@ -13,6 +13,7 @@ pub mod request;
 pub mod runtime;
 pub mod selfsigned;
 pub mod server;
+pub mod tickets;
 pub mod tls;
 pub mod tls_policy;
 

@@ -20,6 +20,7 @@ use crate::events::{self, EventQueue, Waker};
 use crate::limits::Limits;
 use crate::listener::{self, Accepted, ListenOptions, Listener};
 use crate::runtime;
+use crate::tickets::TicketKeys;
 use crate::tls::{self, ServerTls, SniContexts, TlsOptions};
 
 struct Shared {
@@ -27,6 +28,7 @@ struct Shared {
     limits: Arc<Limits>,
     tls: RwLock<Option<Arc<ServerTls>>>,
     sni: Arc<SniContexts>,
+    tickets: Option<Arc<TicketKeys>>,
     conns: Mutex<HashMap<u32, ConnHandle>>,
     next_id: AtomicU32,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -68,6 +70,7 @@ impl Server {
                 limits: Arc::new(Limits::default()),
                 tls: RwLock::new(None),
                 sni: Arc::default(),
+                tickets: TicketKeys::random().ok().map(Arc::new),
                 conns: Mutex::new(HashMap::new()),
                 next_id: AtomicU32::new(1),
                 stop: Mutex::new(None),
@@ -87,7 +90,11 @@ impl Server {
     /// Sets (or replaces, for `setSecureContext`) the TLS configuration. Handshakes that
     /// start from now on use it; open connections keep theirs. SNI contexts carry over.
     pub fn set_tls(&self, opts: &TlsOptions) -> Result<(), EngineError> {
-        let config = Arc::new(tls::server_config(opts, self.shared.sni.clone())?);
+        let config = Arc::new(tls::server_config(
+            opts,
+            self.shared.sni.clone(),
+            self.shared.tickets.clone(),
+        )?);
         let mut guard = self
             .shared
             .tls
@@ -95,6 +102,11 @@ impl Server {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *guard = Some(config);
         Ok(())
+    }
+
+    /// The session ticket keys (Node's 48-byte `ticketKeys`) shared by this server's configs.
+    pub fn tickets(&self) -> Option<&TicketKeys> {
+        self.shared.tickets.as_deref()
     }
 
     /// Adds the key and certificates to use when the client asks for `hostname` (SNI).
@@ -256,6 +268,7 @@ struct ConnInfo {
     /// With client certificates requested: the verdict and the chain the client sent.
     authorized: Option<bool>,
     authorization_error: &'static str,
+    resumed: bool,
     peer_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
@@ -311,6 +324,7 @@ where
                         .negotiated_key_exchange_group()
                         .map(|g| format!("{:?}", g.name()))
                         .unwrap_or_default();
+                    info.resumed = session.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
                     if let Some(auth) = &tls.client_auth {
                         info.peer_chain = session
                             .peer_certificates()
@@ -401,6 +415,7 @@ where
             Some(false) => 2,
         });
         ev.str8(info.authorization_error.as_bytes());
+        ev.u8(u8::from(info.resumed));
         ev.u8(info.peer_chain.len().min(u8::MAX as usize) as u8);
         for cert in info.peer_chain.iter().take(u8::MAX as usize) {
             ev.bytes32(cert.as_ref());

@@ -13,6 +13,7 @@ use rustls::ServerConfig;
 
 use crate::client_auth::ClientAuth;
 use crate::error::EngineError;
+use crate::tickets::TicketKeys;
 use crate::tls_policy;
 
 /// Node's TLS options as the engine takes them: each of `key`, `cert`, `ca` may hold several
@@ -169,7 +170,11 @@ impl ResolvesServerCert for Resolver {
 /// Builds the configuration: TLS 1.3 and 1.2 (or as `minVersion`/`maxVersion` say), rustls's
 /// forward-secret AEAD suites (or `ciphers`), X25519MLKEM768 first among the groups (or
 /// `ecdhCurve`), the server's suite order preferred, ALPN `http/1.1` as node:https offers it.
-pub fn server_config(opts: &TlsOptions, sni: Arc<SniContexts>) -> Result<ServerTls, EngineError> {
+pub fn server_config(
+    opts: &TlsOptions,
+    sni: Arc<SniContexts>,
+    tickets: Option<Arc<TicketKeys>>,
+) -> Result<ServerTls, EngineError> {
     let default = identity(opts)?;
     let versions = tls_policy::versions(opts.min_version.as_deref(), opts.max_version.as_deref())?;
     let base = aws_lc_rs::default_provider();
@@ -206,6 +211,9 @@ pub fn server_config(opts: &TlsOptions, sni: Arc<SniContexts>) -> Result<ServerT
     };
     let mut config = builder.with_cert_resolver(Arc::new(Resolver { default, sni }));
     config.ignore_client_order = opts.honor_cipher_order.unwrap_or(true);
+    if let Some(tickets) = tickets {
+        config.ticketer = tickets;
+    }
     config.alpn_protocols = opts
         .alpn_protocols
         .clone()

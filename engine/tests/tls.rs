@@ -145,7 +145,7 @@ fn bad_key_material_has_clear_codes() {
         ..Default::default()
     };
     let code = |o: TlsOptions| {
-        server_config(&o, Default::default())
+        server_config(&o, Default::default(), None)
             .err()
             .map(|e| e.code())
     };

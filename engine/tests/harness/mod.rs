@@ -132,6 +132,7 @@ pub fn decode(buf: &[u8]) -> Vec<Event> {
                 let group = c.str8();
                 c.u8();
                 c.str8();
+                c.u8();
                 for _ in 0..c.u8() {
                     c.bytes32();
                 }
