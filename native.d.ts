@@ -23,6 +23,8 @@ export declare class NativeServer {
   listen(host: string | undefined | null, port: number, backlog: number, ipv6Only: boolean): BoundAddress
   /** Replaces the certificates and TLS options for handshakes from now on. */
   setSecureContext(tls: TlsInput): void
+  /** Turns key-log reporting on while the server has `'keylog'` listeners. */
+  setKeylog(on: boolean): void
   /** The 48 bytes of session ticket keys (Node's `getTicketKeys()`). */
   getTicketKeys(): Buffer | null
   /** Replaces the session ticket keys (Node's `setTicketKeys(keys)`). */

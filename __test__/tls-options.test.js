@@ -197,3 +197,34 @@ test('sessions resume across two servers sharing ticketKeys, and not otherwise',
     await close(stranger);
   }
 });
+
+test("'keylog' gives the same NSS key-log lines the client logs, for TLS 1.2 and 1.3", async () => {
+  const serverLines = [];
+  await withServer((req, res) => res.end(), async (port, server) => {
+    server.on('keylog', (line, socket) => serverLines.push([line.toString(), socket.remotePort]));
+    for (const version of ['TLSv1.2', 'TLSv1.3']) {
+      serverLines.length = 0;
+      const clientLines = [];
+      let clientPort;
+      await new Promise((resolve, reject) => {
+        const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki().rootCert, minVersion: version, maxVersion: version }, () => {
+          clientPort = sock.localPort;
+          sock.end('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+        });
+        sock.on('keylog', (line) => clientLines.push(line.toString()));
+        sock.on('data', () => {});
+        sock.on('close', resolve);
+        sock.on('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(serverLines.length > 0, version);
+      for (const [line, remotePort] of serverLines) {
+        assert.match(line, /^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]+\n$/);
+        assert.equal(remotePort, clientPort);
+      }
+      const ours = serverLines.map(([l]) => l).filter((l) => !l.startsWith('EXPORTER_SECRET')).sort();
+      const theirs = clientLines.filter((l) => !l.startsWith('EXPORTER_SECRET')).sort();
+      assert.deepEqual(ours, theirs, `${version}: both ends log the same secrets`);
+    }
+  });
+});

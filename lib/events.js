@@ -13,6 +13,7 @@ const CLIENT_ERROR = 8;
 const TLS_ERROR = 9;
 const ACCEPT_ERROR = 10;
 const DATA = 11;
+const KEYLOG = 12;
 
 const FLAG_HAS_BODY = 1;
 const FLAG_KEEP_ALIVE = 2;
@@ -87,6 +88,7 @@ function dispatch(buf, sink) {
         case TLS_ERROR: sink.onTlsError(r.str8(), r.utf16(), r.addr()); break;
         case ACCEPT_ERROR: sink.onAcceptError(r.i32(), r.utf16()); break;
         case DATA: sink.onData(id, r.bytes32()); break;
+        case KEYLOG: sink.onKeylog(id, Buffer.from(r.bytes32())); break;
         default:
           throw new Error(`rhttps: unknown engine event ${kind} (binary and JS layer out of step)`);
       }

@@ -136,6 +136,11 @@ class ServerState {
     this.run(id, 'onData', chunk);
   }
 
+  onKeylog(id, line) {
+    const conn = this.connections.get(id);
+    if (conn !== undefined) this.server.emit('keylog', line, conn.socket);
+  }
+
   onBody(id, chunk) {
     this.run(id, 'onBody', chunk);
   }
@@ -439,7 +444,13 @@ function defineServer(Base, secure) {
     this[kState] = new ServerState(this, options, secure);
     storeOptions(this, options);
     if (requestListener) this.on('request', requestListener);
-    if (secure) this.addListener('tlsClientError', onTlsClientError);
+    if (secure) {
+      this.addListener('tlsClientError', onTlsClientError);
+      // Key-log lines cost a little per handshake: collected only while someone listens.
+      const keylogListeners = () => this[kState].native.setKeylog(this.listenerCount('keylog') > 0);
+      this.on('newListener', (event) => { if (event === 'keylog') process.nextTick(keylogListeners); });
+      this.on('removeListener', (event) => { if (event === 'keylog') keylogListeners(); });
+    }
   }
   Object.setPrototypeOf(Server.prototype, Base.prototype);
   Object.setPrototypeOf(Server, Base);

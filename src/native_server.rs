@@ -185,6 +185,12 @@ impl NativeServer {
         self.engine.set_tls(&tls_options(&tls)).map_err(to_js)
     }
 
+    /// Turns key-log reporting on while the server has `'keylog'` listeners.
+    #[napi(catch_unwind)]
+    pub fn set_keylog(&self, on: bool) {
+        self.engine.set_keylog(on)
+    }
+
     /// The 48 bytes of session ticket keys (Node's `getTicketKeys()`).
     #[napi(catch_unwind)]
     pub fn get_ticket_keys(&self) -> Option<Buffer> {

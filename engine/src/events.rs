@@ -22,6 +22,8 @@ pub const TLS_ERROR: u8 = 9;
 pub const ACCEPT_ERROR: u8 = 10;
 /// Raw bytes of an upgraded (or CONNECT) connection.
 pub const DATA: u8 = 11;
+/// One NSS key-log line of a connection's handshake (after its OPEN).
+pub const KEYLOG: u8 = 12;
 
 /// REQUEST flags.
 pub const FLAG_HAS_BODY: u8 = 1;

@@ -7,6 +7,7 @@ pub mod client_auth;
 pub mod conn;
 pub mod error;
 pub mod events;
+pub mod keylog;
 pub mod limits;
 pub mod listener;
 pub mod request;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::conn::{self, ConnHandle};
 use crate::error::EngineError;
 use crate::events::{self, EventQueue, Waker};
+use crate::keylog;
 use crate::limits::Limits;
 use crate::listener::{self, Accepted, ListenOptions, Listener};
 use crate::runtime;
@@ -29,6 +30,7 @@ struct Shared {
     tls: RwLock<Option<Arc<ServerTls>>>,
     sni: Arc<SniContexts>,
     tickets: Option<Arc<TicketKeys>>,
+    keylog: AtomicBool,
     conns: Mutex<HashMap<u32, ConnHandle>>,
     next_id: AtomicU32,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -71,6 +73,7 @@ impl Server {
                 tls: RwLock::new(None),
                 sni: Arc::default(),
                 tickets: TicketKeys::random().ok().map(Arc::new),
+                keylog: AtomicBool::new(false),
                 conns: Mutex::new(HashMap::new()),
                 next_id: AtomicU32::new(1),
                 stop: Mutex::new(None),
@@ -102,6 +105,11 @@ impl Server {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *guard = Some(config);
         Ok(())
+    }
+
+    /// Whether handshakes report their key-log lines (someone listens for `'keylog'`).
+    pub fn set_keylog(&self, on: bool) {
+        self.shared.keylog.store(on, Ordering::Relaxed);
     }
 
     /// The session ticket keys (Node's 48-byte `ticketKeys`) shared by this server's configs.
@@ -269,6 +277,7 @@ struct ConnInfo {
     authorized: Option<bool>,
     authorization_error: &'static str,
     resumed: bool,
+    keylog: Vec<Vec<u8>>,
     peer_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
@@ -291,17 +300,28 @@ where
         None => run_connection(stream, info, &shared).await,
         Some(tls) => {
             let handshake = TlsAcceptor::from(tls.config.clone()).accept(stream);
-            let result = match shared.limits.handshake_timeout() {
-                Some(limit) => tokio::time::timeout(limit, handshake)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "TLS handshake timeout",
-                        ))
-                    }),
-                None => handshake.await,
+            let limit = shared.limits.handshake_timeout();
+            let bounded = async move {
+                match limit {
+                    Some(limit) => {
+                        tokio::time::timeout(limit, handshake)
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(io::Error::new(
+                                    io::ErrorKind::TimedOut,
+                                    "TLS handshake timeout",
+                                ))
+                            })
+                    }
+                    None => handshake.await,
+                }
             };
+            let (result, keylog) = if shared.keylog.load(Ordering::Relaxed) {
+                keylog::collect(bounded).await
+            } else {
+                (bounded.await, Vec::new())
+            };
+            info.keylog = keylog;
             match result {
                 Ok(stream) => {
                     let (_, session) = stream.get_ref();
@@ -419,6 +439,10 @@ where
         ev.u8(info.peer_chain.len().min(u8::MAX as usize) as u8);
         for cert in info.peer_chain.iter().take(u8::MAX as usize) {
             ev.bytes32(cert.as_ref());
+        }
+        for line in &info.keylog {
+            ev.head(events::KEYLOG, id);
+            ev.bytes32(line);
         }
     });
     let error = conn::serve(stream, ctx, rx).await;

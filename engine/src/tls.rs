@@ -211,6 +211,8 @@ pub fn server_config(
     };
     let mut config = builder.with_cert_resolver(Arc::new(Resolver { default, sni }));
     config.ignore_client_order = opts.honor_cipher_order.unwrap_or(true);
+    // Writes only for handshakes run inside keylog::collect (when JS listens for 'keylog').
+    config.key_log = Arc::new(crate::keylog::TaskKeyLog);
     if let Some(tickets) = tickets {
         config.ticketer = tickets;
     }
