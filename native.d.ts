@@ -100,6 +100,8 @@ export interface TlsInput {
   key: Array<Buffer>
   cert: Array<Buffer>
   ca: Array<Buffer>
+  passphrase?: string
+  keyPassphrases?: Array<string | undefined | null>
   minVersion?: string
   maxVersion?: string
   ciphers?: string

@@ -265,12 +265,26 @@ test('a raw TLS client sees TLS 1.2 and 1.3 both negotiated', async () => {
   void rawTls;
 });
 
-test('an encrypted key gives a clear error with what to do, with or without passphrase', () => {
+test('encrypted PKCS#8 keys work with passphrase; wrong, missing and legacy-format keys say what to do', async () => {
   const { execFileSync } = require('node:child_process');
-  const { leafKey, leafCert } = pki();
+  const { leafKey, leafCert, intCert } = pki();
   const encrypted = execFileSync('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-passout', 'pass:secret'], { input: leafKey });
+  const legacy = execFileSync('openssl', ['ec', '-aes256', '-passout', 'pass:secret'], { input: leafKey, stdio: ['pipe', 'pipe', 'ignore'] });
+  for (const options of [
+    { key: encrypted, passphrase: 'secret' },
+    { key: [{ pem: encrypted, passphrase: 'secret' }] },
+  ]) {
+    const s = rhttps.createServer({ ...options, cert: leafCert, ca: intCert }, (req, res) => res.end('decrypted'));
+    const port = await listen(s, 0, '127.0.0.1');
+    assert.equal((await request(port)).body.toString(), 'decrypted');
+    await close(s);
+  }
+  // The same codes node:https gives for these keys.
+  assert.throws(() => rhttps.createServer({ key: encrypted, cert: leafCert, passphrase: 'wrong' }),
+    (e) => e.code === 'ERR_OSSL_BAD_DECRYPT' && /passphrase/.test(e.message));
+  assert.throws(() => https.createServer({ key: encrypted, cert: leafCert, passphrase: 'wrong' }), { code: 'ERR_OSSL_BAD_DECRYPT' });
   assert.throws(() => rhttps.createServer({ key: encrypted, cert: leafCert }),
     (e) => e.code === 'ERR_OSSL_BAD_DECRYPT' && /passphrase/.test(e.message));
-  assert.throws(() => rhttps.createServer({ key: encrypted, cert: leafCert, passphrase: 'secret' }),
-    (e) => e.code === 'ERR_RHTTPS_UNSUPPORTED_OPTION' && /openssl pkey/.test(e.message));
+  assert.throws(() => rhttps.createServer({ key: legacy, cert: leafCert, passphrase: 'secret' }),
+    (e) => e.code === 'ERR_RHTTPS_KEY_FORMAT' && /openssl pkcs8 -topk8/.test(e.message));
 });

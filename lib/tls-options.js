@@ -14,7 +14,6 @@ function toBuffers(value, name) {
     if (Buffer.isBuffer(item)) return item;
     if (ArrayBuffer.isView(item)) return Buffer.from(item.buffer, item.byteOffset, item.byteLength);
     if (item && typeof item === 'object' && name === 'key' && (typeof item.pem === 'string' || Buffer.isBuffer(item.pem))) {
-      if (item.passphrase !== undefined) throw unsupported('per-key passphrase', 'decrypt the key first (openssl pkey -in key.pem -out plain.pem)');
       return Buffer.from(item.pem);
     }
     throw invalidArgType(Array.isArray(value) ? `options.${name}[${i}]` : `options.${name}`,
@@ -72,10 +71,14 @@ function tlsInput(options) {
       throw unsupported(`the ${name} option`, instead);
     }
   }
-  if (options.passphrase !== undefined && options.key !== undefined) {
-    const text = toBuffers(options.key, 'key').map((b) => b.toString('latin1')).join('');
-    if (/ENCRYPTED/.test(text)) throw unsupported('encrypted private keys', 'decrypt the key first (openssl pkey -in key.pem -out plain.pem)');
-  }
+  const passphrase = optionalString(options, 'passphrase');
+  // Node's per-key form: key: [{ pem, passphrase }], by position.
+  const keyList = options.key === undefined || options.key === null ? [] : [].concat(options.key);
+  const keyPassphrases = keyList.map((k) => {
+    if (k === null || typeof k !== 'object' || Buffer.isBuffer(k) || ArrayBuffer.isView(k) || k.passphrase === undefined) return null;
+    if (typeof k.passphrase !== 'string') throw invalidArgType('options.key[].passphrase', 'of type string', k.passphrase);
+    return k.passphrase;
+  });
   if (options.honorCipherOrder !== undefined && typeof options.honorCipherOrder !== 'boolean') {
     throw invalidArgType('options.honorCipherOrder', 'of type boolean', options.honorCipherOrder);
   }
@@ -83,6 +86,8 @@ function tlsInput(options) {
     key: toBuffers(options.key, 'key'),
     cert: toBuffers(options.cert, 'cert'),
     ca: toBuffers(options.ca, 'ca'),
+    passphrase,
+    keyPassphrases,
     minVersion: optionalString(options, 'minVersion'),
     maxVersion: optionalString(options, 'maxVersion'),
     ciphers: optionalString(options, 'ciphers'),

@@ -12,8 +12,12 @@ pub enum EngineError {
     PemNoStartLine { what: &'static str },
     /// A PEM block was found but could not be decoded.
     PemInvalid { what: &'static str, detail: String },
-    /// The private key is encrypted and no (or a wrong) passphrase was given.
+    /// The private key is encrypted and no passphrase was given.
     KeyEncrypted,
+    /// The passphrase does not decrypt the private key.
+    BadPassphrase,
+    /// A key format rustls cannot take; the detail says how to convert it.
+    KeyFormat { detail: &'static str },
     /// The private key does not belong to the certificate.
     KeyCertMismatch,
     /// rustls refused the key (unsupported algorithm or curve).
@@ -48,7 +52,8 @@ impl EngineError {
         match self {
             EngineError::PemNoStartLine { .. } => "ERR_OSSL_PEM_NO_START_LINE",
             EngineError::PemInvalid { .. } => "ERR_OSSL_PEM_BAD_BASE64_DECODE",
-            EngineError::KeyEncrypted => "ERR_OSSL_BAD_DECRYPT",
+            EngineError::KeyEncrypted | EngineError::BadPassphrase => "ERR_OSSL_BAD_DECRYPT",
+            EngineError::KeyFormat { .. } => "ERR_RHTTPS_KEY_FORMAT",
             EngineError::KeyCertMismatch => "ERR_OSSL_X509_KEY_VALUES_MISMATCH",
             EngineError::KeyUnsupported { .. } => "ERR_OSSL_UNSUPPORTED",
             EngineError::BadCa { .. } => "ERR_OSSL_X509_CERT_BAD_CA",
@@ -107,9 +112,14 @@ impl fmt::Display for EngineError {
             }
             EngineError::KeyEncrypted => write!(
                 f,
-                "the private key is encrypted: pass the right `passphrase` option, \
+                "the private key is encrypted: pass its `passphrase` option, \
                  or decrypt it with `openssl pkey -in key.pem -out plain.pem`"
             ),
+            EngineError::BadPassphrase => write!(
+                f,
+                "bad decrypt: the passphrase does not decrypt the private key (check `passphrase`)"
+            ),
+            EngineError::KeyFormat { detail } => write!(f, "{detail}"),
             EngineError::KeyCertMismatch => write!(
                 f,
                 "key values mismatch: a private key in `key` does not belong to any certificate \

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::ServerConfig;
@@ -23,6 +23,10 @@ pub struct TlsOptions {
     pub key: Vec<Vec<u8>>,
     pub cert: Vec<Vec<u8>>,
     pub ca: Vec<Vec<u8>>,
+    /// Decrypts encrypted PKCS#8 keys (Node's `passphrase`).
+    pub passphrase: Option<String>,
+    /// Per-key passphrases (Node's `key: [{ pem, passphrase }]`), by position in `key`.
+    pub key_passphrases: Vec<Option<String>>,
     pub min_version: Option<String>,
     pub max_version: Option<String>,
     pub ciphers: Option<String>,
@@ -68,8 +72,13 @@ pub fn identity(opts: &TlsOptions) -> Result<Identity, EngineError> {
     }
     let provider = aws_lc_rs::default_provider();
     let mut keys: Vec<(Arc<dyn SigningKey>, bool)> = Vec::new();
-    for blob in &opts.key {
-        let der = parse_key(blob)?;
+    for (i, blob) in opts.key.iter().enumerate() {
+        let passphrase = opts
+            .key_passphrases
+            .get(i)
+            .and_then(Option::as_deref)
+            .or(opts.passphrase.as_deref());
+        let der = parse_key(blob, passphrase)?;
         let key = provider.key_provider.load_private_key(der).map_err(|e| {
             EngineError::KeyUnsupported {
                 detail: e.to_string(),
@@ -226,10 +235,26 @@ pub fn server_config(
     })
 }
 
-/// Parses the first private key in a PEM blob (PKCS#8, PKCS#1 RSA or SEC1 EC).
-pub fn parse_key(blob: &[u8]) -> Result<PrivateKeyDer<'static>, EngineError> {
-    if is_encrypted_key(blob) {
-        return Err(EngineError::KeyEncrypted);
+/// Parses the first private key in a PEM blob (PKCS#8, PKCS#1 RSA or SEC1 EC), decrypting an
+/// encrypted PKCS#8 key (PBES2, as `openssl pkcs8 -topk8 -v2` and Node's
+/// `generateKeyPair` write them) with `passphrase`.
+pub fn parse_key(
+    blob: &[u8],
+    passphrase: Option<&str>,
+) -> Result<PrivateKeyDer<'static>, EngineError> {
+    let text = String::from_utf8_lossy(blob);
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(EngineError::KeyFormat {
+            detail: "the private key uses OpenSSL's legacy encrypted PEM format \
+                     ('Proc-Type: 4,ENCRYPTED'), which rhttps cannot read: convert it to \
+                     encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem \
+                     -out key.p8.pem` (keeps the passphrase) or decrypt it with \
+                     `openssl pkey -in key.pem -out plain.pem`",
+        });
+    }
+    if let Some(start) = text.find(ENCRYPTED_BEGIN) {
+        let passphrase = passphrase.ok_or(EngineError::KeyEncrypted)?;
+        return decrypt_pkcs8(&text[start..], passphrase);
     }
     PrivateKeyDer::from_pem_slice(blob).map_err(|e| match e {
         pem::Error::NoItemsFound => EngineError::PemNoStartLine {
@@ -242,10 +267,28 @@ pub fn parse_key(blob: &[u8]) -> Result<PrivateKeyDer<'static>, EngineError> {
     })
 }
 
-fn is_encrypted_key(blob: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(blob);
-    text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        || text.contains("Proc-Type: 4,ENCRYPTED")
+const ENCRYPTED_BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+const ENCRYPTED_END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+
+fn decrypt_pkcs8(pem_text: &str, passphrase: &str) -> Result<PrivateKeyDer<'static>, EngineError> {
+    let invalid = |detail: String| EngineError::PemInvalid {
+        what: "encrypted private key",
+        detail,
+    };
+    let end = pem_text
+        .find(ENCRYPTED_END)
+        .ok_or_else(|| invalid("no END line".into()))?
+        + ENCRYPTED_END.len();
+    let (_, der) = pkcs8::der::pem::decode_vec(&pem_text.as_bytes()[..end])
+        .map_err(|e| invalid(e.to_string()))?;
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+        .map_err(|e| invalid(e.to_string()))?;
+    let plain = info
+        .decrypt(passphrase)
+        .map_err(|_| EngineError::BadPassphrase)?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        plain.as_bytes().to_vec(),
+    )))
 }
 
 /// Parses every certificate in a PEM blob, in order.
