@@ -288,3 +288,21 @@ test('encrypted PKCS#8 keys work with passphrase; wrong, missing and legacy-form
   assert.throws(() => rhttps.createServer({ key: legacy, cert: leafCert, passphrase: 'secret' }),
     (e) => e.code === 'ERR_RHTTPS_KEY_FORMAT' && /openssl pkcs8 -topk8/.test(e.message));
 });
+
+test('regression: after close() a busy keep-alive connection closed only at keepAliveTimeout', async () => {
+  let release;
+  const s = rhttps.createServer(pki().serverOptions, (req, res) => { release = () => res.end('done'); });
+  const port = await listen(s, 0, '127.0.0.1');
+  const agent = new https.Agent({ keepAlive: true });
+  const answered = request(port, { agent });
+  while (!release) await new Promise((r) => setTimeout(r, 5));
+  const started = Date.now();
+  const closed = new Promise((resolve) => s.close(resolve));
+  release();
+  const r = await answered;
+  assert.equal(r.headers.connection, 'keep-alive');
+  await closed;
+  // Without the fix the connection idled until keepAliveTimeout + 1 s (6 s).
+  assert.ok(Date.now() - started < 2000, `closed after ${Date.now() - started} ms`);
+  agent.destroy();
+});

@@ -4,6 +4,7 @@
 // bookkeeping, Node's clientError defaults. The engine has already parsed the requests.
 
 const http = require('node:http');
+const { AsyncResource } = require('node:async_hooks');
 const { STATUS_CODES } = http;
 const { FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE } = require('./events');
 const { emitResponseDrain } = require('./node-internals');
@@ -29,9 +30,16 @@ function connResetException(message) {
 }
 
 class Connection {
-  constructor(server, socket) {
+  // `state` is the server's ServerState: the server, and whether close() was called.
+  constructor(state, socket) {
+    const server = state.server;
+    this.state = state;
     this.server = server;
     this.socket = socket;
+    // Like a net.Socket's handle, each connection is its own async resource: its events run
+    // in its scope, so AsyncLocalStorage state never crosses between connections that share
+    // an engine batch.
+    this.scope = new AsyncResource('RHTTPSCONNECTION');
     // Requests whose responses are not finished, oldest first (Node's state.incoming).
     this.incoming = [];
     // Responses waiting for the socket while an earlier one is written (state.outgoing).
@@ -200,7 +208,8 @@ class Connection {
     if (res._last) {
       socket.destroySoon();
     } else if (this.outgoing.length === 0) {
-      if (this.server._closing && this.incoming.length === 0) socket.destroySoon();
+      // After close(), a keep-alive connection ends with its last response.
+      if (this.state.closing && this.incoming.length === 0) socket.destroySoon();
     } else {
       const next = this.outgoing.shift();
       next.assignSocket(socket);

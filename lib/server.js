@@ -5,7 +5,6 @@
 
 const EventEmitter = require('node:events');
 const fs = require('node:fs');
-const { AsyncResource } = require('node:async_hooks');
 const http = require('node:http');
 const dns = require('node:dns');
 const net = require('node:net');
@@ -109,11 +108,7 @@ class ServerState {
       return;
     }
     const socket = new RhttpsSocket(this.native, id, remote, local, this.secure ? tls : null, server);
-    const conn = new Connection(server, socket);
-    // Like a net.Socket's handle, each connection is its own async resource: events for it
-    // run in its scope, so AsyncLocalStorage state never crosses between connections that
-    // share an engine batch.
-    conn.scope = new AsyncResource('RHTTPSCONNECTION');
+    const conn = new Connection(this, socket);
     this.connections.set(id, conn);
     this.updateRef();
     conn.scope.runInAsyncScope(() => {
