@@ -19,6 +19,8 @@ const FLAG_HAS_BODY = 1;
 const FLAG_KEEP_ALIVE = 2;
 const FLAG_UPGRADE = 4;
 
+const FAMILY = { 4: 'IPv4', 6: 'IPv6' };
+
 class Reader {
   constructor(buf) {
     this.buf = buf;
@@ -34,7 +36,13 @@ class Reader {
   str32() { return this.str(this.u32()); }
   utf16() { const len = this.u16(); const s = this.buf.utf8Slice(this.o, this.o + len); this.o += len; return s; }
   bytes32() { const len = this.u32(); const b = this.buf.subarray(this.o, this.o + len); this.o += len; return b; }
-  addr() { return { address: this.str8(), port: this.u16(), family: this.u8() }; }
+  // An address as Node's sockets expose it: unknown parts (unix sockets) are undefined.
+  addr() {
+    const address = this.str8();
+    const port = this.u16();
+    const family = this.u8();
+    return { address: address || undefined, port: port || undefined, family: FAMILY[family] };
+  }
   headers(count) {
     const raw = new Array(count * 2);
     for (let i = 0; i < raw.length; i += 2) {

@@ -98,12 +98,12 @@ class ServerState {
       // As net.Server: over maxConnections the connection is dropped and 'drop' says who.
       this.native.destroy(id);
       const data = Object.create(null);
-      data.localAddress = local.address || undefined;
-      data.localPort = local.port || undefined;
-      data.localFamily = local.family === 6 ? 'IPv6' : local.family === 4 ? 'IPv4' : undefined;
-      data.remoteAddress = remote.address || undefined;
-      data.remotePort = remote.port || undefined;
-      data.remoteFamily = remote.family === 6 ? 'IPv6' : remote.family === 4 ? 'IPv4' : undefined;
+      data.localAddress = local.address;
+      data.localPort = local.port;
+      data.localFamily = local.family;
+      data.remoteAddress = remote.address;
+      data.remotePort = remote.port;
+      data.remoteFamily = remote.family;
       server.emit('drop', data);
       return;
     }
@@ -174,9 +174,9 @@ class ServerState {
     err.code = code;
     // No TLS socket exists for a failed handshake; listeners get what Node's would carry.
     const socket = {
-      remoteAddress: remote.address || undefined,
-      remotePort: remote.port || undefined,
-      remoteFamily: remote.family === 6 ? 'IPv6' : 'IPv4',
+      remoteAddress: remote.address,
+      remotePort: remote.port,
+      remoteFamily: remote.family,
       encrypted: true,
       destroyed: true,
       // The engine has already closed the connection.

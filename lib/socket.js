@@ -7,8 +7,6 @@ const { Duplex } = require('node:stream');
 const { X509Certificate } = require('node:crypto');
 const { cipherInfo } = require('./tls-names');
 
-const FAMILY = { 4: 'IPv4', 6: 'IPv6', 0: undefined };
-
 // Key-exchange groups as Node's getEphemeralKeyInfo() names them (OpenSSL's names and sizes).
 const GROUPS = {
   X25519: { type: 'ECDH', name: 'X25519', size: 253 },
@@ -52,18 +50,17 @@ class RhttpsSocket extends Duplex {
     this._id = id;
     this._pendingWrite = null;
     this._closedByEngine = false;
-    this._timeoutMs = 0;
     this._timer = null;
     this._httpMessage = null;
     this._paused = false;
     this._raw = false;
     this.server = server;
-    this.remoteAddress = remote.address || undefined;
-    this.remotePort = remote.port || undefined;
-    this.remoteFamily = FAMILY[remote.family];
-    this.localAddress = local.address || undefined;
-    this.localPort = local.port || undefined;
-    this.localFamily = FAMILY[local.family];
+    this.remoteAddress = remote.address;
+    this.remotePort = remote.port;
+    this.remoteFamily = remote.family;
+    this.localAddress = local.address;
+    this.localPort = local.port;
+    this.localFamily = local.family;
     this.connecting = false;
     this.bytesRead = 0;
     if (tls !== null) {
@@ -170,7 +167,6 @@ class RhttpsSocket extends Duplex {
   }
 
   setTimeout(ms, cb) {
-    this._timeoutMs = ms;
     if (cb) {
       if (ms === 0) this.removeListener('timeout', cb);
       else this.once('timeout', cb);
