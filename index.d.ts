@@ -5,11 +5,18 @@
 import type * as https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** Options accepted by {@link createServer}: those of `https.createServer`. */
+/**
+ * Options accepted by {@link createServer}: those of `https.createServer`, except that
+ * contexts (from `SNICallback`, or `secureContext`) are rhttps's own {@link SecureContext}s
+ * or plain TLS option objects: a `node:tls` SecureContext cannot be read by rhttps.
+ */
 export type ServerOptions<
   Request extends typeof IncomingMessage = typeof IncomingMessage,
   Response extends typeof ServerResponse = typeof ServerResponse,
-> = https.ServerOptions<Request, Response>;
+> = Omit<https.ServerOptions<Request, Response>, 'SNICallback' | 'secureContext'> & {
+  SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext | import('node:tls').SecureContextOptions | null) => void) => void;
+  secureContext?: SecureContext;
+};
 
 /**
  * An HTTPS server served by the rhttps engine. Instances pass `instanceof https.Server`,

@@ -23,6 +23,15 @@ export declare class NativeServer {
   listen(host: string | undefined | null, port: number, backlog: number, ipv6Only: boolean): BoundAddress
   /** Replaces the certificates and TLS options for handshakes from now on. */
   setSecureContext(tls: TlsInput): void
+  /** Which ClientHellos wait for the JS side's answer (HELLO events). */
+  setHelloHooks(sni: boolean, alpn: boolean): void
+  /**
+   * Answers HELLO `id` with the server's own identity: `mode` 0 keeps the configured
+   * protocols, 1 selects `alpn`, 2 refuses every protocol, 3 drops the connection.
+   */
+  answerHello(id: number, mode: number, alpn?: Buffer | undefined | null): void
+  /** As `answerHello`, serving the handshake with `identity` (from `SNICallback`). */
+  answerHelloWith(id: number, identity: SecureIdentity, mode: number, alpn?: Buffer | undefined | null): void
   /** Turns key-log reporting on while the server has `'keylog'` listeners. */
   setKeylog(on: boolean): void
   /** The 48 bytes of session ticket keys (Node's `getTicketKeys()`). */
@@ -56,6 +65,11 @@ export declare class NativeServer {
   unref(): void
 }
 
+/** The keys and certificates of a secure context, loaded once, for answering `SNICallback`. */
+export declare class SecureIdentity {
+  constructor(tls: TlsInput)
+}
+
 export interface BoundAddress {
   address: string
   family: string
@@ -85,6 +99,12 @@ export interface Limits {
   maxHeaderSize?: number
 }
 
+/** One `pfx` entry: the archive and, from Node's `{ buf, passphrase }` form, its passphrase. */
+export interface PfxInput {
+  buf: Buffer
+  passphrase?: string
+}
+
 export interface SelfSignedCertificate {
   /** PEM private key (PKCS#8, ECDSA P-256). */
   key: string
@@ -102,6 +122,8 @@ export interface TlsInput {
   ca: Array<Buffer>
   passphrase?: string
   keyPassphrases?: Array<string | undefined | null>
+  pfx?: Array<PfxInput>
+  crl?: Array<Buffer>
   minVersion?: string
   maxVersion?: string
   ciphers?: string

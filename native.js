@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeServer = nativeBinding.NativeServer
+module.exports.SecureIdentity = nativeBinding.SecureIdentity
 module.exports.buildProfile = nativeBinding.buildProfile
 module.exports.checkSecureContext = nativeBinding.checkSecureContext
 module.exports.createSelfSignedCertificate = nativeBinding.createSelfSignedCertificate

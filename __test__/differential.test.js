@@ -15,6 +15,8 @@ const INTENTIONAL_DIFFERENCES = {
   closeAfterClose: 'after close(), a keep-alive connection is closed as soon as its response ends instead of idling until keepAliveTimeout',
   missingCertificate: 'an https server without key/cert throws ERR_TLS_MISSING_CERT at createServer instead of failing every handshake',
   dropTiming: "with maxConnections reached, 'drop' fires after the TLS handshake (Node drops before it)",
+  sniKeyTypes: 'a context from SNICallback is served alone; OpenSSL keeps the default context\'s certificate of another key type beside it, so Node may serve the default ECDSA certificate instead of the context\'s RSA one (tls-callbacks.test.js)',
+  alpnInvalidResult: 'an ALPNCallback result the client did not offer ends that handshake with tlsClientError ERR_TLS_ALPN_CALLBACK_INVALID_RESULT; Node throws it from the handshake as an uncaught exception',
 };
 
 const H = 'Host: localhost\r\n';

@@ -143,8 +143,14 @@ test('each TLS option rhttps cannot honour fails at createServer with what to do
     [{ ecdhCurve: 'brainpoolP256r1' }, 'ERR_TLS_INVALID_ECDH_CURVE', /X25519MLKEM768/],
     [{ secureProtocol: 'TLSv1_method' }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /minVersion/],
     [{ requestCert: true, ca: undefined }, 'ERR_INVALID_ARG_VALUE', /requestCert needs `ca`/],
-    [{ SNICallback: () => {} }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /addContext/],
-    [{ ALPNCallback: () => {} }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /ALPNProtocols/],
+    [{ SNICallback: 'host' }, 'ERR_INVALID_ARG_TYPE', /options\.SNICallback/],
+    [{ ALPNCallback: 5 }, 'ERR_INVALID_ARG_TYPE', /options\.ALPNCallback/],
+    [{ ALPNCallback: () => {}, ALPNProtocols: ['h2'] }, 'ERR_TLS_ALPN_CALLBACK_WITH_PROTOCOLS', /mutually exclusive/],
+    [{ pfx: Buffer.from('not an archive') }, 'ERR_RHTTPS_PFX_INVALID', /PKCS#12/],
+    [{ requestCert: true, ca: pki().clientCaCert, crl: 'not a crl' }, 'ERR_CRYPTO_OPERATION_FAILED', /BEGIN X509 CRL/],
+    [{ crl: 5 }, 'ERR_INVALID_ARG_TYPE', /options\.crl/],
+    [{ pskCallback: () => null }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /requestCert/],
+    [{ secureContext: tls.createSecureContext(base) }, 'ERR_INVALID_ARG_VALUE', /rhttps\.createSecureContext/],
     [{ ticketKeys: Buffer.alloc(47) }, 'ERR_INVALID_ARG_VALUE', /48-byte/],
     [{ sessionTimeout: -1 }, 'ERR_INVALID_ARG_TYPE', /sessionTimeout/],
     [{ honorCipherOrder: 'yes' }, 'ERR_INVALID_ARG_TYPE', /honorCipherOrder/],
@@ -227,4 +233,22 @@ test("'keylog' gives the same NSS key-log lines the client logs, for TLS 1.2 and
       assert.deepEqual(ours, theirs, `${version}: both ends log the same secrets`);
     }
   });
+});
+
+test('secureContext from rhttps.createSecureContext serves in place of key and cert', async () => {
+  const p = pki();
+  const secureContext = rhttps.createSecureContext({ key: p.leaf2Key, cert: p.leaf2Cert, ca: p.intCert });
+  const server = rhttps.createServer({ secureContext }, (req, res) => res.end('ok'));
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    const leaf = await new Promise((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, servername: 'localhost', ca: p.rootCert, agent: false }, (res) => {
+        resolve(res.socket.getPeerCertificate().fingerprint256);
+        res.resume();
+      }).on('error', reject);
+    });
+    assert.equal(leaf, new crypto.X509Certificate(p.leaf2Cert).fingerprint256);
+  } finally {
+    await close(server);
+  }
 });

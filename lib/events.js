@@ -14,6 +14,7 @@ const TLS_ERROR = 9;
 const ACCEPT_ERROR = 10;
 const DATA = 11;
 const KEYLOG = 12;
+const HELLO = 13;
 
 const FLAG_HAS_BODY = 1;
 const FLAG_KEEP_ALIVE = 2;
@@ -97,6 +98,14 @@ function dispatch(buf, sink) {
         case ACCEPT_ERROR: sink.onAcceptError(r.i32(), r.utf16()); break;
         case DATA: sink.onData(id, r.bytes32()); break;
         case KEYLOG: sink.onKeylog(id, Buffer.from(r.bytes32())); break;
+        case HELLO: {
+          const hello = r.u32();
+          const servername = r.str8();
+          const offersAlpn = r.u8() === 1;
+          const protocols = Array.from({ length: r.u8() }, () => r.str8());
+          sink.onHello(hello, servername, offersAlpn, protocols, r.addr());
+          break;
+        }
         default:
           throw new Error(`rhttps: unknown engine event ${kind} (binary and JS layer out of step)`);
       }

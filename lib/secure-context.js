@@ -2,7 +2,7 @@
 // createSecureContext(options): validated TLS options, usable with server.addContext() and
 // server.setSecureContext() like the object node:tls's createSecureContext returns.
 
-const { checkSecureContext } = require('./native');
+const { checkSecureContext, SecureIdentity } = require('./native');
 const { tlsInput, kTlsInput } = require('./tls-options');
 
 class SecureContext {
@@ -14,8 +14,21 @@ class SecureContext {
   }
 }
 
+const identities = new WeakMap();
+
+// The context's keys and certificates loaded natively once, for answering SNICallback with
+// it again and again. Accepts what SNICallback may hand back: a context or an options object.
+function identityOf(context) {
+  let identity = identities.get(context);
+  if (identity === undefined) {
+    identity = new SecureIdentity(context instanceof SecureContext ? context[kTlsInput] : tlsInput(context));
+    identities.set(context, identity);
+  }
+  return identity;
+}
+
 function createSecureContext(options = {}) {
   return new SecureContext(options);
 }
 
-module.exports = { SecureContext, createSecureContext };
+module.exports = { SecureContext, createSecureContext, identityOf };

@@ -15,6 +15,7 @@ const { Connection } = require('./connection');
 const { normalizeListenArgs } = require('./listen-args');
 const { tlsInput, kTlsInput, TLS_OPTION_NAMES } = require('./tls-options');
 const { SecureContext } = require('./secure-context');
+const { helloHooks, answerHello } = require('./hello');
 const { nodeError, listenError, invalidArgType, outOfRange } = require('./errors');
 
 const kState = Symbol('rhttps.state');
@@ -37,6 +38,8 @@ class ServerState {
     this.tlsOptions = {};
     if (secure) for (const name of TLS_OPTION_NAMES) if (options[name] !== undefined) this.tlsOptions[name] = options[name];
     this.native = new NativeServer(secure ? tlsInput(options) : null, () => this.onEvents());
+    this.hello = secure ? helloHooks(options) : null;
+    if (this.hello) this.native.setHelloHooks(this.hello.SNICallback !== null, this.hello.ALPNCallback !== null);
     if (secure && options.ticketKeys !== undefined) this.native.setTicketKeys(ticketKeys(options.ticketKeys));
     if (secure && options.sessionTimeout !== undefined) {
       if (!Number.isInteger(options.sessionTimeout) || options.sessionTimeout < 0) {
@@ -169,22 +172,15 @@ class ServerState {
     }
   }
 
+  onHello(id, servername, offersAlpn, protocols, remote) {
+    answerHello(this.native, this.hello, id, servername, offersAlpn, protocols,
+      (err) => this.server.emit('tlsClientError', err, handshakeSocket(remote)));
+  }
+
   onTlsError(code, message, remote) {
     const err = new Error(message);
     err.code = code;
-    // No TLS socket exists for a failed handshake; listeners get what Node's would carry.
-    const socket = {
-      remoteAddress: remote.address,
-      remotePort: remote.port,
-      remoteFamily: remote.family,
-      encrypted: true,
-      destroyed: true,
-      // The engine has already closed the connection.
-      destroy() { return this; },
-      end() { return this; },
-      write() { return false; },
-    };
-    this.server.emit('tlsClientError', err, socket);
+    this.server.emit('tlsClientError', err, handshakeSocket(remote));
   }
 
   onAcceptError(errno, message) {
@@ -194,6 +190,21 @@ class ServerState {
     err.code = require('node:util').getSystemErrorName(-errno);
     this.server.emit('error', err);
   }
+}
+
+// No TLS socket exists for a failed handshake; listeners get what Node's would carry.
+function handshakeSocket(remote) {
+  return {
+    remoteAddress: remote.address,
+    remotePort: remote.port,
+    remoteFamily: remote.family,
+    encrypted: true,
+    destroyed: true,
+    // The engine has already closed the connection.
+    destroy() { return this; },
+    end() { return this; },
+    write() { return false; },
+  };
 }
 
 // Node's 48-byte session ticket keys, as a Buffer.

@@ -28,16 +28,30 @@ function unsupported(what, instead) {
 // Options that change who may connect or how, and that rhttps does not implement yet: passing
 // them must not silently weaken or alter the server.
 const NOT_YET = {
-  pfx: 'convert it to PEM with `openssl pkcs12 -in cert.pfx -nodes` and pass key and cert',
-  SNICallback: 'pass each host\'s key and cert with server.addContext(hostname, options) instead',
-  ALPNCallback: 'list the protocols with ALPNProtocols instead',
-  crl: 'revocation lists are not checked yet; keep revoked clients out by rotating the client CA',
   secureProtocol: "use minVersion and maxVersion ('TLSv1.2', 'TLSv1.3')",
   privateKeyEngine: 'OpenSSL engines do not exist in rustls; pass the key as PEM',
   privateKeyIdentifier: 'OpenSSL engines do not exist in rustls; pass the key as PEM',
   clientCertEngine: 'OpenSSL engines do not exist in rustls',
   sigalgs: 'rustls chooses signature algorithms itself from the certificate key',
+  pskCallback: 'TLS-PSK is not available in rustls servers; give clients certificates (requestCert) instead',
+  pskIdentityHint: 'TLS-PSK is not available in rustls servers; give clients certificates (requestCert) instead',
 };
+
+// Node's pfx forms: one archive, or a list of archives and { buf, passphrase } objects.
+function pfxList(value) {
+  if (value === undefined || value === null) return undefined;
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((item, i) => {
+    const name = Array.isArray(value) ? `options.pfx[${i}]` : 'options.pfx';
+    if (item !== null && typeof item === 'object' && !ArrayBuffer.isView(item)) {
+      if (item.passphrase !== undefined && typeof item.passphrase !== 'string') {
+        throw invalidArgType(`${name}.passphrase`, 'of type string', item.passphrase);
+      }
+      return { buf: toBuffers(item.buf, 'pfx')[0] ?? Buffer.alloc(0), passphrase: item.passphrase };
+    }
+    return { buf: toBuffers(item, 'pfx')[0] };
+  });
+}
 
 function optionalString(options, name) {
   const v = options[name];
@@ -66,6 +80,7 @@ function alpnProtocols(value) {
 
 function tlsInput(options) {
   if (options[kTlsInput]) return options[kTlsInput];
+  if (options.secureContext !== undefined && options.secureContext !== null) return fromSecureContext(options);
   for (const [name, instead] of Object.entries(NOT_YET)) {
     if (options[name] !== undefined && options[name] !== false && options[name] !== null) {
       throw unsupported(`the ${name} option`, instead);
@@ -88,6 +103,8 @@ function tlsInput(options) {
     ca: toBuffers(options.ca, 'ca'),
     passphrase,
     keyPassphrases,
+    pfx: pfxList(options.pfx),
+    crl: options.crl === undefined || options.crl === null ? undefined : toBuffers(options.crl, 'crl'),
     minVersion: optionalString(options, 'minVersion'),
     maxVersion: optionalString(options, 'maxVersion'),
     ciphers: optionalString(options, 'ciphers'),
@@ -99,7 +116,23 @@ function tlsInput(options) {
   };
 }
 
+// tls.createServer({ secureContext }): the context replaces the context options, as on Node;
+// the server options (requestCert, rejectUnauthorized, ALPNProtocols) still apply.
+function fromSecureContext(options) {
+  const input = options.secureContext[kTlsInput];
+  if (input === undefined) {
+    throw nodeError(TypeError, 'ERR_INVALID_ARG_VALUE',
+      'options.secureContext must come from rhttps.createSecureContext(options): a node:tls SecureContext cannot be read by rhttps');
+  }
+  return {
+    ...input,
+    alpnProtocols: alpnProtocols(options.ALPNProtocols) ?? input.alpnProtocols,
+    requestCert: options.requestCert === true,
+    rejectUnauthorized: options.rejectUnauthorized !== false,
+  };
+}
+
 const TLS_OPTION_NAMES = ['key', 'cert', 'ca', 'minVersion', 'maxVersion', 'ciphers', 'ecdhCurve', 'honorCipherOrder',
-  'ALPNProtocols', 'requestCert', 'rejectUnauthorized', 'passphrase', ...Object.keys(NOT_YET)];
+  'ALPNProtocols', 'requestCert', 'rejectUnauthorized', 'passphrase', 'pfx', 'crl', 'secureContext', ...Object.keys(NOT_YET)];
 
 module.exports = { tlsInput, kTlsInput, TLS_OPTION_NAMES };

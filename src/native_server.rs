@@ -10,7 +10,9 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use rhttps_engine::events::Waker;
-use rhttps_engine::tls::{self, TlsOptions};
+use rhttps_engine::hello::{AlpnChoice, HelloAnswer, HelloHooks};
+use rhttps_engine::pfx::Pfx;
+use rhttps_engine::tls::{self, Identity, TlsOptions};
 use rhttps_engine::{ListenOptions, Server};
 
 use crate::errors::{invalid_arg, to_js, JsResult};
@@ -42,6 +44,8 @@ pub struct TlsInput {
     pub ca: Vec<Buffer>,
     pub passphrase: Option<String>,
     pub key_passphrases: Option<Vec<Option<String>>>,
+    pub pfx: Option<Vec<PfxInput>>,
+    pub crl: Option<Vec<Buffer>>,
     pub min_version: Option<String>,
     pub max_version: Option<String>,
     pub ciphers: Option<String>,
@@ -52,6 +56,13 @@ pub struct TlsInput {
     pub reject_unauthorized: Option<bool>,
 }
 
+/// One `pfx` entry: the archive and, from Node's `{ buf, passphrase }` form, its passphrase.
+#[napi(object)]
+pub struct PfxInput {
+    pub buf: Buffer,
+    pub passphrase: Option<String>,
+}
+
 fn tls_options(input: &TlsInput) -> TlsOptions {
     let to_vecs = |list: &[Buffer]| list.iter().map(|b| b.to_vec()).collect::<Vec<_>>();
     TlsOptions {
@@ -60,6 +71,16 @@ fn tls_options(input: &TlsInput) -> TlsOptions {
         ca: to_vecs(&input.ca),
         passphrase: input.passphrase.clone(),
         key_passphrases: input.key_passphrases.clone().unwrap_or_default(),
+        pfx: input
+            .pfx
+            .iter()
+            .flatten()
+            .map(|p| Pfx {
+                buf: p.buf.to_vec(),
+                passphrase: p.passphrase.clone(),
+            })
+            .collect(),
+        crl: input.crl.as_deref().map(to_vecs).unwrap_or_default(),
         min_version: input.min_version.clone(),
         max_version: input.max_version.clone(),
         ciphers: input.ciphers.clone(),
@@ -77,6 +98,44 @@ pub fn validate(input: &TlsInput) -> JsResult<()> {
     tls::server_config(&tls_options(input), Default::default(), None)
         .map(|_| ())
         .map_err(to_js)
+}
+
+/// The keys and certificates of a secure context, loaded once, for answering `SNICallback`.
+#[napi]
+pub struct SecureIdentity {
+    inner: Arc<Identity>,
+}
+
+#[napi]
+impl SecureIdentity {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(tls: TlsInput) -> napi::Result<Self, String> {
+        let inner = tls::identity(&tls_options(&tls)).map_err(to_js)?;
+        Ok(SecureIdentity {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+/// `mode` of `answerHello`: how the handshake goes on.
+const HELLO_CONFIGURED: u32 = 0;
+const HELLO_SELECT: u32 = 1;
+const HELLO_REJECT: u32 = 2;
+const HELLO_ABORT: u32 = 3;
+
+fn hello_answer(
+    identity: Option<Arc<Identity>>,
+    mode: u32,
+    alpn: Option<Buffer>,
+) -> napi::Result<HelloAnswer, String> {
+    let alpn = match (mode, alpn) {
+        (HELLO_ABORT, _) => return Ok(HelloAnswer::Abort),
+        (HELLO_CONFIGURED, _) => AlpnChoice::Configured,
+        (HELLO_SELECT, Some(p)) => AlpnChoice::Select(p.to_vec()),
+        (HELLO_REJECT, _) => AlpnChoice::Reject,
+        _ => return Err(invalid_arg(format!("bad hello answer mode {mode}"))),
+    };
+    Ok(HelloAnswer::Proceed { identity, alpn })
 }
 
 #[napi(object)]
@@ -187,6 +246,40 @@ impl NativeServer {
     #[napi(catch_unwind)]
     pub fn set_secure_context(&self, tls: TlsInput) -> napi::Result<(), String> {
         self.engine.set_tls(&tls_options(&tls)).map_err(to_js)
+    }
+
+    /// Which ClientHellos wait for the JS side's answer (HELLO events).
+    #[napi(catch_unwind)]
+    pub fn set_hello_hooks(&self, sni: bool, alpn: bool) {
+        self.engine.set_hello_hooks(HelloHooks { sni, alpn })
+    }
+
+    /// Answers HELLO `id` with the server's own identity: `mode` 0 keeps the configured
+    /// protocols, 1 selects `alpn`, 2 refuses every protocol, 3 drops the connection.
+    #[napi(catch_unwind)]
+    pub fn answer_hello(
+        &self,
+        id: u32,
+        mode: u32,
+        alpn: Option<Buffer>,
+    ) -> napi::Result<(), String> {
+        let answer = hello_answer(None, mode, alpn)?;
+        self.engine.answer_hello(id, answer);
+        Ok(())
+    }
+
+    /// As `answerHello`, serving the handshake with `identity` (from `SNICallback`).
+    #[napi(catch_unwind)]
+    pub fn answer_hello_with(
+        &self,
+        id: u32,
+        identity: &SecureIdentity,
+        mode: u32,
+        alpn: Option<Buffer>,
+    ) -> napi::Result<(), String> {
+        let answer = hello_answer(Some(identity.inner.clone()), mode, alpn)?;
+        self.engine.answer_hello(id, answer);
+        Ok(())
     }
 
     /// Turns key-log reporting on while the server has `'keylog'` listeners.

@@ -27,3 +27,13 @@ server.addContext('*.example.test', ctx as never);
 
 // @ts-expect-error a port is not a valid options object
 rhttps.createServer(8443);
+
+// SNICallback answers with rhttps's own contexts (or options); secureContext takes one too.
+const sniContext = rhttps.createSecureContext({ key: 'k', cert: 'c' });
+rhttps.createServer({
+  key: 'k',
+  cert: 'c',
+  SNICallback: (servername: string, cb) => cb(null, servername === 'a.test' ? sniContext : { key: 'k', cert: 'c' }),
+  ALPNCallback: ({ protocols }) => protocols[0],
+});
+rhttps.createServer({ secureContext: sniContext });

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
 use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, Error, RootCertStore,
-    SignatureScheme,
+    CertRevocationListError, CertificateError, DigitallySignedStruct, DistinguishedName, Error,
+    RootCertStore, SignatureScheme,
 };
 
 use crate::error::EngineError;
@@ -35,6 +35,7 @@ pub struct Verdict {
 impl ClientAuth {
     pub fn new(
         ca: &[CertificateDer<'static>],
+        crls: Vec<CertificateRevocationListDer<'static>>,
         reject_unauthorized: bool,
         provider: Arc<CryptoProvider>,
     ) -> Result<ClientAuth, EngineError> {
@@ -52,9 +53,18 @@ impl ClientAuth {
         }
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .allow_unauthenticated()
+            // As OpenSSL with a CRL loaded (Node sets CRL_CHECK_ALL): an out-of-date list
+            // fails the check, and so does a chain certificate no list speaks for.
+            .with_crls(crls)
+            .enforce_revocation_expiration()
             .build()
-            .map_err(|e| EngineError::BadCa {
-                detail: e.to_string(),
+            .map_err(|e| match e {
+                VerifierBuilderError::InvalidCrl(crl) => EngineError::CrlInvalid {
+                    detail: format!("{crl:?}"),
+                },
+                other => EngineError::BadCa {
+                    detail: other.to_string(),
+                },
             })?;
         Ok(ClientAuth {
             verifier,
@@ -97,6 +107,9 @@ fn openssl_code(err: &Error, leaf: &CertificateDer<'_>) -> &'static str {
             }
             CertificateError::BadSignature => "CERT_SIGNATURE_FAILURE",
             CertificateError::Revoked => "CERT_REVOKED",
+            CertificateError::UnknownRevocationStatus => "UNABLE_TO_GET_CRL",
+            CertificateError::ExpiredRevocationList
+            | CertificateError::ExpiredRevocationListContext { .. } => "CRL_HAS_EXPIRED",
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
                 "INVALID_PURPOSE"
             }
@@ -106,6 +119,9 @@ fn openssl_code(err: &Error, leaf: &CertificateDer<'_>) -> &'static str {
             CertificateError::UnknownIssuer => "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
             _ => "CERT_REJECTED",
         },
+        Error::InvalidCertRevocationList(CertRevocationListError::BadSignature) => {
+            "CRL_SIGNATURE_FAILURE"
+        }
         _ => "CERT_REJECTED",
     }
 }

@@ -39,6 +39,14 @@ pub enum EngineError {
     CertGeneration { detail: String },
     /// The I/O threads could not be started.
     Runtime,
+    /// A `pfx` that is not a PKCS#12 archive.
+    PfxInvalid { detail: String },
+    /// The passphrase does not open the `pfx` (its MAC does not verify).
+    PfxPassphrase,
+    /// A `pfx` encrypted with a legacy algorithm (RC2, 3DES) that Node 20 refuses too.
+    PfxLegacy,
+    /// A `crl` that is not a PEM certificate revocation list.
+    CrlInvalid { detail: String },
     /// A TLS negotiation option rhttps cannot honour (old protocol, unknown suite or curve).
     TlsOption {
         option: &'static str,
@@ -63,6 +71,10 @@ impl EngineError {
             EngineError::AlreadyListening => "ERR_SERVER_ALREADY_LISTEN",
             EngineError::CertGeneration { .. } => "ERR_RHTTPS_CERT_GENERATION",
             EngineError::Runtime => "ERR_RHTTPS_RUNTIME",
+            EngineError::PfxInvalid { .. } => "ERR_RHTTPS_PFX_INVALID",
+            EngineError::PfxPassphrase => "ERR_OSSL_PKCS12_MAC_VERIFY_FAILURE",
+            EngineError::PfxLegacy => "ERR_CRYPTO_UNSUPPORTED_OPERATION",
+            EngineError::CrlInvalid { .. } => "ERR_CRYPTO_OPERATION_FAILED",
             EngineError::TlsOption { option, .. } => match *option {
                 "minVersion" | "maxVersion" => "ERR_TLS_INVALID_PROTOCOL_VERSION",
                 "ciphers" => "ERR_SSL_NO_CIPHER_MATCH",
@@ -150,6 +162,27 @@ impl fmt::Display for EngineError {
             EngineError::Runtime => write!(
                 f,
                 "could not start the I/O threads (is the process out of threads or memory?)"
+            ),
+            EngineError::PfxInvalid { detail } => write!(
+                f,
+                "the pfx is not a PKCS#12 archive ({detail}): pass the .pfx/.p12 file's bytes \
+                 as a Buffer, not its path or a PEM file"
+            ),
+            EngineError::PfxPassphrase => write!(
+                f,
+                "mac verify failure: the passphrase does not open the pfx (check `passphrase`, \
+                 or `{{ buf, passphrase }}` for this pfx)"
+            ),
+            EngineError::PfxLegacy => write!(
+                f,
+                "Unsupported PKCS12 PFX data: it is encrypted with a legacy algorithm (RC2 or \
+                 3DES); re-export it with AES: `openssl pkcs12 -legacy -in old.pfx -nodes -out \
+                 all.pem && openssl pkcs12 -export -in all.pem -out new.pfx`"
+            ),
+            EngineError::CrlInvalid { detail } => write!(
+                f,
+                "Failed to parse CRL: `crl` must hold PEM blocks starting with \
+                 '-----BEGIN X509 CRL-----' ({detail})"
             ),
             EngineError::TlsOption { option, detail } => write!(f, "option {option}: {detail}"),
         }

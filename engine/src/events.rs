@@ -25,6 +25,10 @@ pub const DATA: u8 = 11;
 /// One NSS key-log line of a connection's handshake (after its OPEN).
 pub const KEYLOG: u8 = 12;
 
+/// A ClientHello waiting for the application (`SNICallback`/`ALPNCallback`): hello id,
+/// server name, whether ALPN was offered, the protocols offered, the client's address.
+pub const HELLO: u8 = 13;
+
 /// REQUEST flags.
 pub const FLAG_HAS_BODY: u8 = 1;
 pub const FLAG_KEEP_ALIVE: u8 = 2;

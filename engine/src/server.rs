@@ -5,18 +5,19 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::oneshot;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
 
 use crate::conn::{self, ConnHandle};
 use crate::error::EngineError;
 use crate::events::{self, EventQueue, Waker};
+use crate::hello::{self, HelloAnswer, HelloHooks, HelloInfo};
 use crate::keylog;
 use crate::limits::Limits;
 use crate::listener::{self, Accepted, ListenOptions, Listener};
@@ -31,6 +32,9 @@ struct Shared {
     sni: Arc<SniContexts>,
     tickets: Option<Arc<TicketKeys>>,
     keylog: AtomicBool,
+    /// `SNICallback` (bit 0) and `ALPNCallback` (bit 1) are set.
+    hooks: AtomicU8,
+    hellos: Arc<hello::Pending>,
     conns: Mutex<HashMap<u32, ConnHandle>>,
     next_id: AtomicU32,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -74,6 +78,8 @@ impl Server {
                 sni: Arc::default(),
                 tickets: TicketKeys::random().ok().map(Arc::new),
                 keylog: AtomicBool::new(false),
+                hooks: AtomicU8::new(0),
+                hellos: Arc::default(),
                 conns: Mutex::new(HashMap::new()),
                 next_id: AtomicU32::new(1),
                 stop: Mutex::new(None),
@@ -110,6 +116,17 @@ impl Server {
     /// Whether handshakes report their key-log lines (someone listens for `'keylog'`).
     pub fn set_keylog(&self, on: bool) {
         self.shared.keylog.store(on, Ordering::Relaxed);
+    }
+
+    /// Which ClientHellos wait for the application's answer (see `hello`).
+    pub fn set_hello_hooks(&self, hooks: HelloHooks) {
+        let bits = u8::from(hooks.sni) | (u8::from(hooks.alpn) << 1);
+        self.shared.hooks.store(bits, Ordering::Relaxed);
+    }
+
+    /// The application's answer to a HELLO event.
+    pub fn answer_hello(&self, id: u32, answer: HelloAnswer) {
+        self.shared.hellos.answer(id, answer);
     }
 
     /// The session ticket keys (Node's 48-byte `ticketKeys`) shared by this server's configs.
@@ -299,7 +316,33 @@ where
     match tls {
         None => run_connection(stream, info, &shared).await,
         Some(tls) => {
-            let handshake = TlsAcceptor::from(tls.config.clone()).accept(stream);
+            let hooks = shared.hooks.load(Ordering::Relaxed);
+            let hooks = HelloHooks {
+                sni: hooks & 1 != 0,
+                alpn: hooks & 2 != 0,
+            };
+            let config = tls.config.clone();
+            let asking = shared.clone();
+            let remote = info.remote;
+            let handshake = async move {
+                if !hooks.any() {
+                    return TlsAcceptor::from(config).accept(stream).await;
+                }
+                let start =
+                    LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
+                let hello = HelloInfo::of(&start.client_hello());
+                let config = if hooks.wants(hello.servername.as_deref(), hello.offers_alpn) {
+                    match ask_application(&asking, &hello, remote).await? {
+                        HelloAnswer::Proceed { identity, alpn } => {
+                            hello::config_for(&config, identity, alpn, &hello.alpn)
+                        }
+                        HelloAnswer::Abort => return Err(io::Error::other(hello::Aborted)),
+                    }
+                } else {
+                    config
+                };
+                start.into_stream(config).await
+            };
             let limit = shared.limits.handshake_timeout();
             let bounded = async move {
                 match limit {
@@ -356,6 +399,7 @@ where
                     }
                     run_connection(stream, info, &shared).await
                 }
+                Err(e) if hello::is_aborted(&e) => {}
                 Err(e) => {
                     let (code, message) = tls_error(&e);
                     shared.events.push(|ev| {
@@ -368,6 +412,29 @@ where
             }
         }
     }
+}
+
+/// Sends a HELLO event and waits for the answer (bounded by the handshake timeout around it).
+async fn ask_application(
+    shared: &Arc<Shared>,
+    hello: &HelloInfo,
+    remote: Option<SocketAddr>,
+) -> io::Result<HelloAnswer> {
+    let (ticket, answer) = shared.hellos.register();
+    shared.events.push(|ev| {
+        ev.head(events::HELLO, 0);
+        ev.u32(ticket.id);
+        ev.str8(hello.servername.as_deref().unwrap_or("").as_bytes());
+        ev.u8(u8::from(hello.offers_alpn));
+        ev.u8(hello.alpn.len().min(u8::MAX as usize) as u8);
+        for protocol in hello.alpn.iter().take(u8::MAX as usize) {
+            ev.str8(protocol);
+        }
+        encode_addr(ev, remote);
+    });
+    answer
+        .await
+        .map_err(|_| io::Error::other("the server was closed during the handshake"))
 }
 
 /// Node-style code and message for a failed handshake, as `tlsClientError` reports them.
@@ -383,7 +450,12 @@ fn tls_error(e: &io::Error) -> (&'static str, String) {
         ),
         _ => {
             let text = e.to_string();
-            let code = if text.contains("InvalidContentType") || text.contains("corrupt message") {
+            let rustls_error = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            let code = if matches!(rustls_error, Some(rustls::Error::NoApplicationProtocol)) {
+                "ERR_SSL_NO_APPLICATION_PROTOCOL"
+            } else if text.contains("InvalidContentType") || text.contains("corrupt message") {
                 "ERR_SSL_WRONG_VERSION_NUMBER"
             } else if text.contains("no protocols") || text.contains("PeerIncompatible") {
                 "ERR_SSL_NO_SHARED_CIPHER"

@@ -6,13 +6,16 @@ use std::sync::{Arc, RwLock};
 
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
+};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::ServerConfig;
 
 use crate::client_auth::ClientAuth;
 use crate::error::EngineError;
+use crate::pfx::{self, Pfx};
 use crate::tickets::TicketKeys;
 use crate::tls_policy;
 
@@ -27,6 +30,10 @@ pub struct TlsOptions {
     pub passphrase: Option<String>,
     /// Per-key passphrases (Node's `key: [{ pem, passphrase }]`), by position in `key`.
     pub key_passphrases: Vec<Option<String>>,
+    /// PKCS#12 archives, each adding its keys and certificates to `key` and `cert`.
+    pub pfx: Vec<Pfx>,
+    /// PEM certificate revocation lists checked against client certificates.
+    pub crl: Vec<Vec<u8>>,
     pub min_version: Option<String>,
     pub max_version: Option<String>,
     pub ciphers: Option<String>,
@@ -53,7 +60,7 @@ pub struct Identity {
 }
 
 impl Identity {
-    fn choose(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+    pub(crate) fn choose(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let schemes = hello.signature_schemes();
         self.pairs
             .iter()
@@ -63,22 +70,39 @@ impl Identity {
     }
 }
 
-/// Builds the identity for `key`/`cert`/`ca`. Chains are paired with the key whose public key
-/// matches, whatever the order; a `cert` blob that matches no key (an intermediate passed in
-/// `cert`) completes chains like `ca` does.
+/// Builds the identity for `key`/`cert`/`ca`/`pfx`. Chains are paired with the key whose
+/// public key matches, whatever the order; a `cert` blob that matches no key (an intermediate
+/// passed in `cert`) completes chains like `ca` does. Each certificate of a `pfx` is a chain
+/// of its own, completed from the rest the same way.
 pub fn identity(opts: &TlsOptions) -> Result<Identity, EngineError> {
-    if opts.key.is_empty() || opts.cert.is_empty() {
+    if (opts.key.is_empty() || opts.cert.is_empty()) && opts.pfx.is_empty() {
         return Err(EngineError::MissingCertificate);
     }
-    let provider = aws_lc_rs::default_provider();
-    let mut keys: Vec<(Arc<dyn SigningKey>, bool)> = Vec::new();
+    let mut key_ders = Vec::new();
     for (i, blob) in opts.key.iter().enumerate() {
         let passphrase = opts
             .key_passphrases
             .get(i)
             .and_then(Option::as_deref)
             .or(opts.passphrase.as_deref());
-        let der = parse_key(blob, passphrase)?;
+        key_ders.push(parse_key(blob, passphrase)?);
+    }
+    let mut chains = Vec::new();
+    for blob in &opts.cert {
+        chains.push(parse_certs(blob, "certificate")?);
+    }
+    for archive in &opts.pfx {
+        let archive = Pfx {
+            passphrase: archive.passphrase.clone().or(opts.passphrase.clone()),
+            ..archive.clone()
+        };
+        let contents = pfx::open(&archive)?;
+        key_ders.extend(contents.keys);
+        chains.extend(contents.certs.into_iter().map(|cert| vec![cert]));
+    }
+    let provider = aws_lc_rs::default_provider();
+    let mut keys: Vec<(Arc<dyn SigningKey>, bool)> = Vec::new();
+    for der in key_ders {
         let key = provider.key_provider.load_private_key(der).map_err(|e| {
             EngineError::KeyUnsupported {
                 detail: e.to_string(),
@@ -91,8 +115,7 @@ pub fn identity(opts: &TlsOptions) -> Result<Identity, EngineError> {
         pool.extend(parse_certs(blob, "ca certificate")?);
     }
     let mut matched = Vec::new();
-    for blob in &opts.cert {
-        let chain = parse_certs(blob, "certificate")?;
+    for chain in chains {
         let owner = keys.iter_mut().find(|(key, _)| {
             CertifiedKey::new(chain.clone(), key.clone())
                 .keys_match()
@@ -210,7 +233,16 @@ pub fn server_config(
         for blob in &opts.ca {
             ca.extend(parse_certs(blob, "ca certificate")?);
         }
-        Some(ClientAuth::new(&ca, opts.reject_unauthorized, provider)?)
+        let mut crls = Vec::new();
+        for blob in &opts.crl {
+            crls.extend(parse_crls(blob)?);
+        }
+        Some(ClientAuth::new(
+            &ca,
+            crls,
+            opts.reject_unauthorized,
+            provider,
+        )?)
     } else {
         None
     };
@@ -289,6 +321,21 @@ fn decrypt_pkcs8(pem_text: &str, passphrase: &str) -> Result<PrivateKeyDer<'stat
     Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         plain.as_bytes().to_vec(),
     )))
+}
+
+/// Parses every revocation list in a PEM blob.
+fn parse_crls(blob: &[u8]) -> Result<Vec<CertificateRevocationListDer<'static>>, EngineError> {
+    let crls = CertificateRevocationListDer::pem_slice_iter(blob)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| EngineError::CrlInvalid {
+            detail: e.to_string(),
+        })?;
+    if crls.is_empty() {
+        return Err(EngineError::CrlInvalid {
+            detail: "no CRL block found".into(),
+        });
+    }
+    Ok(crls)
 }
 
 /// Parses every certificate in a PEM blob, in order.

@@ -338,3 +338,94 @@ async fn rsa_and_ecdsa_pairs_are_chosen_by_what_the_client_verifies() {
         .await
         .starts_with("HTTP/1.1 200"));
 }
+
+#[tokio::test]
+async fn a_held_hello_goes_on_with_the_answered_identity_and_protocol_or_is_dropped_silently() {
+    use rhttps_engine::hello::{AlpnChoice, HelloAnswer, HelloHooks};
+    let (key_a, cert_a) = self_signed(&["localhost"]);
+    let (key_b, cert_b) = self_signed(&["b.example.test"]);
+    let mut srv = start(
+        Some(TlsOptions {
+            key: vec![key_a.into_bytes()],
+            cert: vec![cert_a.into_bytes()],
+            ..Default::default()
+        }),
+        |s| {
+            s.set_hello_hooks(HelloHooks {
+                sni: true,
+                alpn: true,
+            })
+        },
+    );
+    let identity_b = rhttps_engine::tls::identity(&TlsOptions {
+        key: vec![key_b.into_bytes()],
+        cert: vec![cert_b.clone().into_bytes()],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der_of(&cert_b)).unwrap();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"x-one".to_vec(), b"x-two".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = ServerName::try_from("b.example.test").unwrap();
+
+    // Answered: the client trusts only B, so a handshake proves B was served.
+    let handshake = tokio::spawn({
+        let connector = connector.clone();
+        let name = name.clone();
+        let port = srv.port;
+        async move {
+            let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            connector.connect(name, tcp).await
+        }
+    });
+    let Event::Hello {
+        hello,
+        servername,
+        alpn,
+    } = srv
+        .expect(Duration::from_secs(3), |e| matches!(e, Event::Hello { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(servername, "b.example.test");
+    assert_eq!(alpn, ["x-one", "x-two"]);
+    srv.server.answer_hello(
+        hello,
+        HelloAnswer::Proceed {
+            identity: Some(Arc::new(identity_b)),
+            alpn: AlpnChoice::Select(b"x-two".to_vec()),
+        },
+    );
+    let tls = handshake.await.unwrap().expect("handshake with B");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"x-two"[..]));
+
+    // Aborted: the connection is dropped and no handshake error is reported for it.
+    let handshake = tokio::spawn({
+        let port = srv.port;
+        async move {
+            let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            connector.connect(name, tcp).await
+        }
+    });
+    let Event::Hello { hello, .. } = srv
+        .expect(Duration::from_secs(3), |e| matches!(e, Event::Hello { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    srv.server.answer_hello(hello, HelloAnswer::Abort);
+    assert!(handshake.await.unwrap().is_err());
+    let reported = tokio::time::timeout(
+        Duration::from_millis(300),
+        srv.expect(Duration::from_secs(1), |e| {
+            matches!(e, Event::TlsError { .. })
+        }),
+    )
+    .await;
+    assert!(reported.is_err(), "an aborted hello is not a TLS error");
+}

@@ -65,6 +65,11 @@ pub enum Event {
         code: String,
     },
     AcceptError,
+    Hello {
+        hello: u32,
+        servername: String,
+        alpn: Vec<String>,
+    },
 }
 
 struct Cursor<'a> {
@@ -194,6 +199,18 @@ pub fn decode(buf: &[u8]) -> Vec<Event> {
                 c.take(4);
                 c.str16();
                 Event::AcceptError
+            }
+            events::HELLO => {
+                let hello = c.u32();
+                let servername = c.str8();
+                c.u8();
+                let alpn = (0..c.u8()).map(|_| c.str8()).collect();
+                c.addr();
+                Event::Hello {
+                    hello,
+                    servername,
+                    alpn,
+                }
             }
             other => panic!("unknown event kind {other}"),
         });
