@@ -20,7 +20,7 @@ export declare class NativeServer {
    * Binds and starts accepting; `host` must be an IP literal (the JS layer resolves names)
    * or null for Node's default (`::`, falling back to `0.0.0.0`).
    */
-  listen(host: string | undefined | null, port: number, backlog: number, ipv6Only: boolean): BoundAddress
+  listen(host: string | undefined | null, port: number, backlog: number, ipv6Only: boolean, reusePort: boolean): BoundAddress
   /** Replaces the certificates and TLS options for handshakes from now on. */
   setSecureContext(tls: TlsInput): void
   /** Which ClientHellos wait for the JS side's answer (HELLO events). */

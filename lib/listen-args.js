@@ -1,6 +1,7 @@
 'use strict';
 // Node's server.listen() overloads, normalized to one options object.
 
+const cluster = require('node:cluster');
 const { nodeError, invalidArgType, badPort } = require('./errors');
 
 function isPort(v) {
@@ -58,6 +59,9 @@ function normalizeListenArgs(args) {
     host: opts.host === undefined || opts.host === null || opts.host === '' ? undefined : String(opts.host),
     backlog: Number.isInteger(opts.backlog) && opts.backlog > 0 ? opts.backlog : 511,
     ipv6Only: opts.ipv6Only === true,
+    // Node 22's option; cluster workers get it by default, since the engine's socket cannot be
+    // handed to them by the primary (see ARCHITECTURE.md, "Several cores").
+    reusePort: opts.reusePort === undefined ? cluster.isWorker : opts.reusePort === true,
     signal: opts.signal,
     cb,
   };

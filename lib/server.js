@@ -75,7 +75,7 @@ class ServerState {
         this.native.listenUnix(opts.path, opts.backlog);
         addr = opts.path;
       } else {
-        addr = this.native.listen(host, opts.port, opts.backlog, opts.ipv6Only);
+        addr = this.native.listen(host, opts.port, opts.backlog, opts.ipv6Only, opts.reusePort);
       }
     } catch (e) {
       this.binding = false;

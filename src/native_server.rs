@@ -216,6 +216,7 @@ impl NativeServer {
         port: u32,
         backlog: i32,
         ipv6_only: bool,
+        reuse_port: bool,
     ) -> napi::Result<BoundAddress, String> {
         let host = match host {
             Some(h) => Some(
@@ -233,6 +234,7 @@ impl NativeServer {
                 port,
                 backlog,
                 ipv6_only,
+                reuse_port,
             })
             .map_err(to_js)?;
         Ok(BoundAddress {

@@ -18,6 +18,9 @@ pub struct ListenOptions {
     pub port: u16,
     pub backlog: i32,
     pub ipv6_only: bool,
+    /// SO_REUSEPORT: several processes (cluster workers) bind the same port and the kernel
+    /// spreads new connections among them.
+    pub reuse_port: bool,
 }
 
 /// One accepted connection; addresses are `None` for unix sockets.
@@ -79,6 +82,9 @@ fn bind_addr(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::net::Tcp
     }
     // libuv sets SO_REUSEADDR on listening sockets, so restarts do not wait out TIME_WAIT.
     socket.set_reuse_address(true)?;
+    if opts.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(opts.backlog)?;

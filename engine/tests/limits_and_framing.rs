@@ -174,6 +174,7 @@ async fn port_in_use_is_eaddrinuse() {
             port: srv.port,
             backlog: 16,
             ipv6_only: false,
+            reuse_port: false,
         })
         .expect_err("second bind must fail");
     assert_eq!(err.code(), "EADDRINUSE");
@@ -191,6 +192,7 @@ async fn a_stalled_consumer_bounds_the_event_queue() {
             port: 0,
             backlog: 16,
             ipv6_only: false,
+            reuse_port: false,
         })
         .unwrap();
     let mut s = TcpStream::connect(addr).await.unwrap();

@@ -244,6 +244,7 @@ pub fn start(
             port: 0,
             backlog: 128,
             ipv6_only: false,
+            reuse_port: false,
         })
         .expect("listen");
     let (tx, rx) = mpsc::unbounded_channel();
