@@ -3,14 +3,15 @@
 //! interpret responses: Node's own `ServerResponse` serializes them, which is what keeps the
 //! bytes identical to `node:https` after Express swaps the response prototype.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::chunked::{ChunkedDecoder, Step};
@@ -28,12 +29,62 @@ pub enum Command {
     Destroy,
 }
 
+/// The writer's command queue. A locked deque rather than a channel: it allocates nothing
+/// until used and keeps a few slots after, where a channel holds a block of 32 per connection
+/// (1.8 KiB on every idle connection).
+#[derive(Debug, Default)]
+struct Commands {
+    queue: Mutex<(VecDeque<Command>, bool)>,
+    ready: Notify,
+}
+
+impl Commands {
+    /// Queues a command; `false` when the writer has already stopped.
+    fn send(&self, cmd: Command) -> bool {
+        {
+            let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let (queue, closed) = &mut *guard;
+            if *closed {
+                return false;
+            }
+            queue.push_back(cmd);
+        }
+        self.ready.notify_one();
+        true
+    }
+
+    fn try_recv(&self) -> Option<Command> {
+        let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0.pop_front()
+    }
+
+    async fn recv(&self) -> Command {
+        loop {
+            if let Some(cmd) = self.try_recv() {
+                return cmd;
+            }
+            // A notify between the check above and this wait leaves a permit: no lost wake-up.
+            self.ready.notified().await;
+        }
+    }
+
+    /// The writer stopped: later commands are refused and queued ones dropped.
+    fn close(&self) {
+        let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0.clear();
+        guard.1 = true;
+    }
+}
+
 /// Bytes queued for a socket above which `write` reports backpressure; a DRAIN event follows
 /// once the writer has brought the queue back under it.
 pub const WRITE_HIGH_WATER: usize = 64 * 1024;
 /// Requests answered out of one connection's pipeline before reading stops until they are.
 const MAX_PIPELINED: usize = 64;
 const READ_CHUNK: usize = 16 * 1024;
+/// Reads of request heads start this small: an idle keep-alive connection then holds little
+/// (the buffer grows to `READ_CHUNK` for bodies, upgraded streams and large heads).
+const HEAD_CHUNK: usize = 2 * 1024;
 /// How long a closed connection keeps draining the peer's input, so unread request bytes do
 /// not turn our FIN into a RST that destroys the response in flight.
 const LINGER: Duration = Duration::from_secs(2);
@@ -57,6 +108,7 @@ pub struct ConnState {
     /// The JS side's answer to an upgrade request: UNDECIDED, UPGRADE_RAW or UPGRADE_DECLINED.
     upgrade: AtomicU8,
     wake: Notify,
+    commands: Commands,
 }
 
 const UNDECIDED: u8 = 0;
@@ -75,6 +127,7 @@ impl ConnState {
             closing: AtomicBool::new(false),
             upgrade: AtomicU8::new(UNDECIDED),
             wake: Notify::new(),
+            commands: Commands::default(),
         }
     }
 }
@@ -83,7 +136,6 @@ impl ConnState {
 #[derive(Debug, Clone)]
 pub struct ConnHandle {
     state: Arc<ConnState>,
-    tx: mpsc::UnboundedSender<Command>,
 }
 
 impl ConnHandle {
@@ -91,7 +143,7 @@ impl ConnHandle {
     pub fn write(&self, data: Bytes) -> bool {
         let len = data.len();
         let total = self.state.queued.fetch_add(len, Ordering::SeqCst) + len;
-        if self.tx.send(Command::Write(data)).is_err() {
+        if !self.state.commands.send(Command::Write(data)) {
             return true;
         }
         if total <= WRITE_HIGH_WATER {
@@ -105,12 +157,12 @@ impl ConnHandle {
     }
 
     pub fn end(&self) {
-        let _ = self.tx.send(Command::End);
+        self.state.commands.send(Command::End);
     }
 
     pub fn destroy(&self) {
         self.state.destroy_requested.store(true, Ordering::SeqCst);
-        let _ = self.tx.send(Command::Destroy);
+        self.state.commands.send(Command::Destroy);
         self.state.wake.notify_one();
     }
 
@@ -151,42 +203,39 @@ pub struct ConnCtx {
     pub state: Arc<ConnState>,
     pub events: Arc<EventQueue>,
     pub limits: Arc<Limits>,
-    tx: mpsc::UnboundedSender<Command>,
 }
 
-/// Creates the handle/context pair for a new connection and the writer's command queue.
+/// Creates the handle/context pair for a new connection.
 pub fn new_connection(
     id: u32,
     events: Arc<EventQueue>,
     limits: Arc<Limits>,
-) -> (ConnHandle, ConnCtx, mpsc::UnboundedReceiver<Command>) {
+) -> (ConnHandle, ConnCtx) {
     let state = Arc::new(ConnState::new(id));
-    let (tx, rx) = mpsc::unbounded_channel();
     let handle = ConnHandle {
         state: state.clone(),
-        tx: tx.clone(),
     };
     let ctx = ConnCtx {
         state,
         events,
         limits,
-        tx,
     };
-    (handle, ctx, rx)
+    (handle, ctx)
 }
 
 /// Serves the connection until both directions are done. Returns the error that ended it,
 /// if any, for the CLOSE event.
-pub async fn serve<S>(
-    stream: S,
-    ctx: ConnCtx,
-    rx: mpsc::UnboundedReceiver<Command>,
-) -> Option<io::Error>
+/// A connection's byte stream, TLS or plain TCP or unix, as one type.
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+pub type BoxedStream = Box<dyn Stream>;
+
+pub async fn serve<S>(stream: S, ctx: ConnCtx) -> Option<io::Error>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
     let (rd, wr) = tokio::io::split(stream);
-    let (read_result, write_result) = tokio::join!(read_loop(rd, &ctx), write_loop(wr, rx, &ctx));
+    let (read_result, write_result) = tokio::join!(read_loop(rd, &ctx), write_loop(wr, &ctx));
     read_result.err().or(write_result.err())
 }
 
@@ -217,7 +266,7 @@ enum Phase {
 
 async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, ctx: &ConnCtx) -> io::Result<()> {
     let state = &ctx.state;
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::new();
     // Node starts the first request's header clock when the connection is established.
     let mut phase = Phase::Head {
         started: Some(Instant::now()),
@@ -259,8 +308,12 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, ctx: &ConnCtx) -> io::Result
         let can_read = !(paused || pipeline_full || stopped);
         if can_read {
             ctx.events.wait_for_room().await;
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                buf.reserve(READ_CHUNK);
+            let chunk = match phase {
+                Phase::Head { .. } if buf.len() < HEAD_CHUNK => HEAD_CHUNK,
+                _ => READ_CHUNK,
+            };
+            if buf.capacity() - buf.len() < chunk / 4 {
+                buf.reserve(chunk);
             }
         }
         let sleep = async {
@@ -278,14 +331,14 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, ctx: &ConnCtx) -> io::Result
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let _ = ctx.tx.send(Command::Destroy);
+                    ctx.state.commands.send(Command::Destroy);
                     return Err(e);
                 }
             },
             _ = sleep => {
                 if idle {
                     // Keep-alive timeout: close quietly, as Node's socket timeout does.
-                    let _ = ctx.tx.send(Command::End);
+                    ctx.state.commands.send(Command::End);
                     wait_until_closed(state).await;
                 } else {
                     report_client_error(ctx, &mut phase, &buf, REQUEST_TIMEOUT);
@@ -495,20 +548,17 @@ async fn linger<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) {
 /// Small writes queued together go out as one TLS record.
 const COALESCE_MAX: usize = 64 * 1024;
 
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut wr: W,
-    mut rx: mpsc::UnboundedReceiver<Command>,
-    ctx: &ConnCtx,
-) -> io::Result<()> {
+async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, ctx: &ConnCtx) -> io::Result<()> {
     let state = &ctx.state;
+    let commands = &state.commands;
     let result = async {
-        let mut next = rx.recv().await;
+        let mut next = Some(commands.recv().await);
         while let Some(cmd) = next.take() {
             match cmd {
                 Command::Write(first) => {
                     let mut total = first.len();
                     let mut pieces = vec![first];
-                    while let Ok(cmd) = rx.try_recv() {
+                    while let Some(cmd) = commands.try_recv() {
                         match cmd {
                             Command::Write(more) => {
                                 total += more.len();
@@ -543,12 +593,13 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
             }
             if next.is_none() {
-                next = rx.recv().await;
+                next = Some(commands.recv().await);
             }
         }
         Ok(())
     }
     .await;
+    commands.close();
     if result.is_err() {
         state.destroy_requested.store(true, Ordering::SeqCst);
     }
