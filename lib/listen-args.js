@@ -1,7 +1,8 @@
 'use strict';
 // Node's server.listen() overloads, normalized to one options object.
 
-const cluster = require('node:cluster');
+// Loaded when listening, as node:net does, not with the module.
+const isClusterWorker = () => require('node:cluster').isWorker;
 const { nodeError, invalidArgType, badPort } = require('./errors');
 
 function isPort(v) {
@@ -61,7 +62,7 @@ function normalizeListenArgs(args) {
     ipv6Only: opts.ipv6Only === true,
     // Node 22's option; cluster workers get it by default, since the engine's socket cannot be
     // handed to them by the primary (see ARCHITECTURE.md, "Several cores").
-    reusePort: opts.reusePort === undefined ? cluster.isWorker : opts.reusePort === true,
+    reusePort: opts.reusePort === undefined ? isClusterWorker() : opts.reusePort === true,
     signal: opts.signal,
     cb,
   };
