@@ -149,6 +149,7 @@ test('each TLS option rhttps cannot honour fails at createServer with what to do
     [{ pfx: Buffer.from('not an archive') }, 'ERR_RHTTPS_PFX_INVALID', /PKCS#12/],
     [{ requestCert: true, ca: pki().clientCaCert, crl: 'not a crl' }, 'ERR_CRYPTO_OPERATION_FAILED', /BEGIN X509 CRL/],
     [{ crl: 5 }, 'ERR_INVALID_ARG_TYPE', /options\.crl/],
+    [{ crl: '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n' }, 'ERR_CRYPTO_OPERATION_FAILED', /Failed to parse CRL/],
     [{ pskCallback: () => null }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /requestCert/],
     [{ secureContext: tls.createSecureContext(base) }, 'ERR_INVALID_ARG_VALUE', /rhttps\.createSecureContext/],
     [{ ticketKeys: Buffer.alloc(47) }, 'ERR_INVALID_ARG_VALUE', /48-byte/],

@@ -228,14 +228,16 @@ pub fn server_config(
             option: "ciphers",
             detail: format!("no cipher suite left for the protocol versions allowed ({e})"),
         })?;
+    // Parsed even when no client certificate is asked for: a broken `crl` fails here, as on
+    // Node, rather than when requestCert is turned on later.
+    let mut crls = Vec::new();
+    for blob in &opts.crl {
+        crls.extend(parse_crls(blob)?);
+    }
     let client_auth = if opts.request_cert {
         let mut ca = Vec::new();
         for blob in &opts.ca {
             ca.extend(parse_certs(blob, "ca certificate")?);
-        }
-        let mut crls = Vec::new();
-        for blob in &opts.crl {
-            crls.extend(parse_crls(blob)?);
         }
         Some(ClientAuth::new(
             &ca,
@@ -334,6 +336,11 @@ fn parse_crls(blob: &[u8]) -> Result<Vec<CertificateRevocationListDer<'static>>,
         return Err(EngineError::CrlInvalid {
             detail: "no CRL block found".into(),
         });
+    }
+    for crl in &crls {
+        x509_parser::parse_x509_crl(crl.as_ref()).map_err(|e| EngineError::CrlInvalid {
+            detail: e.to_string(),
+        })?;
     }
     Ok(crls)
 }
