@@ -84,7 +84,7 @@ const MAX_PIPELINED: usize = 64;
 const READ_CHUNK: usize = 16 * 1024;
 /// Reads of request heads start this small: an idle keep-alive connection then holds little
 /// (the buffer grows to `READ_CHUNK` for bodies, upgraded streams and large heads).
-const HEAD_CHUNK: usize = 2 * 1024;
+const HEAD_CHUNK: usize = 1024;
 /// How long a closed connection keeps draining the peer's input, so unread request bytes do
 /// not turn our FIN into a RST that destroys the response in flight.
 const LINGER: Duration = Duration::from_secs(2);
