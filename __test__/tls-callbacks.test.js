@@ -206,3 +206,24 @@ test('requests are served over handshakes answered by the callbacks', async () =
     await close(server);
   }
 });
+
+test('a malformed ClientHello on a server with callbacks is a tlsClientError; the server keeps serving', async () => {
+  const p = pki();
+  const server = rhttps.createServer({ ...p.serverOptions, SNICallback: (name, cb) => cb(null, null) }, (req, res) => res.end('ok'));
+  const codes = [];
+  server.on('tlsClientError', (err) => codes.push(err.code));
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    await new Promise((resolve) => {
+      const sock = require('node:net').connect(port, '127.0.0.1', () => sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      sock.on('close', resolve);
+      sock.on('error', () => {});
+      sock.resume();
+    });
+    while (codes.length === 0) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(codes[0].startsWith('ERR_SSL_'), codes[0]);
+    assert.equal((await connect(port, { servername: 'localhost' })).cert, fingerprint(p.leafCert));
+  } finally {
+    await close(server);
+  }
+});
