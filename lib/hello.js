@@ -3,7 +3,7 @@
 // answer (which certificate, which protocol, or drop it) goes back in one call.
 
 const { nodeError, invalidArgType } = require('./errors');
-const { identityOf } = require('./secure-context');
+const { identityOf, refuseNodeContext } = require('./secure-context');
 
 const CONFIGURED = 0;
 const SELECT = 1;
@@ -89,10 +89,7 @@ function contextIdentity(context) {
   if (typeof context !== 'object') {
     throw invalidArgType('SNICallback context', 'an rhttps SecureContext or a TLS options object', context);
   }
-  if (context.context !== undefined && typeof context.context === 'object' && context.key === undefined && context.pfx === undefined) {
-    throw nodeError(TypeError, 'ERR_INVALID_ARG_VALUE',
-      'SNICallback returned a node:tls SecureContext, which rhttps cannot read: pass rhttps.createSecureContext(options) or the options object');
-  }
+  refuseNodeContext(context, 'SNICallback');
   return identityOf(context);
 }
 

@@ -2,8 +2,10 @@
 // createSecureContext(options): validated TLS options, usable with server.addContext() and
 // server.setSecureContext() like the object node:tls's createSecureContext returns.
 
+const tls = require('node:tls');
 const { checkSecureContext, SecureIdentity } = require('./native');
 const { tlsInput, kTlsInput } = require('./tls-options');
+const { nodeError } = require('./errors');
 
 class SecureContext {
   constructor(options) {
@@ -11,6 +13,15 @@ class SecureContext {
     // Fails now, as Node's createSecureContext does, not at the first handshake.
     checkSecureContext(input);
     this[kTlsInput] = input;
+  }
+}
+
+// A node:tls context holds an OpenSSL handle that rhttps cannot read; `where` names the
+// call that received it.
+function refuseNodeContext(context, where) {
+  if (context instanceof tls.SecureContext) {
+    throw nodeError(TypeError, 'ERR_INVALID_ARG_VALUE',
+      `${where} got a node:tls SecureContext, which rhttps cannot read: pass rhttps.createSecureContext(options) or the options object`);
   }
 }
 
@@ -31,4 +42,4 @@ function createSecureContext(options = {}) {
   return new SecureContext(options);
 }
 
-module.exports = { SecureContext, createSecureContext, identityOf };
+module.exports = { SecureContext, createSecureContext, identityOf, refuseNodeContext };

@@ -13,8 +13,8 @@ const { dispatch } = require('./events');
 const { RhttpsSocket } = require('./socket');
 const { Connection } = require('./connection');
 const { normalizeListenArgs } = require('./listen-args');
-const { tlsInput, kTlsInput, TLS_OPTION_NAMES } = require('./tls-options');
-const { SecureContext } = require('./secure-context');
+const { tlsInput, TLS_OPTION_NAMES } = require('./tls-options');
+const { refuseNodeContext } = require('./secure-context');
 const { helloHooks, answerHello } = require('./hello');
 const { nodeError, listenError, invalidArgType, outOfRange } = require('./errors');
 
@@ -405,10 +405,7 @@ class ServerMethods {
   addContext(hostname, context) {
     if (typeof hostname !== 'string') throw invalidArgType('hostname', 'of type string', hostname);
     if (context === null || typeof context !== 'object') throw invalidArgType('context', 'of type object', context);
-    if (context[kTlsInput] === undefined && !(context instanceof SecureContext) && context.context !== undefined) {
-      throw nodeError(TypeError, 'ERR_INVALID_ARG_VALUE',
-        'a node:tls SecureContext cannot be read by rhttps: pass the options object, or rhttps.createSecureContext(options)');
-    }
+    refuseNodeContext(context, 'server.addContext()');
     this[kState].native.addContext(hostname, tlsInput(context));
   }
 }

@@ -209,8 +209,8 @@ class RhttpsSocket extends Duplex {
     if (!this._tls) return null;
     const chain = this._tls.peerChain;
     if (chain.length === 0) return {};
+    if (!detailed) return new X509Certificate(chain[0]).toLegacyObject();
     const objects = chain.map((der) => new X509Certificate(der).toLegacyObject());
-    if (!detailed) return objects[0];
     for (let i = 0; i < objects.length; i++) {
       const next = objects[i + 1];
       if (next) objects[i].issuerCertificate = next;

@@ -22,19 +22,19 @@ pub struct PfxContents {
 
 /// Opens an archive. Without a passphrase the empty one is tried, as OpenSSL does for
 /// archives exported with `-passout pass:`.
-pub fn open(pfx: &Pfx) -> Result<PfxContents, EngineError> {
-    let passphrase = pfx.passphrase.as_deref().unwrap_or("");
-    let archive = Pkcs12Archive::from_pkcs12(&pfx.buf, passphrase).map_err(|e| match e {
-        P12Error::MacError(_) => EngineError::PfxPassphrase,
-        P12Error::UnsupportedEncryptionScheme | P12Error::UnsupportedMacAlgorithm => {
-            EngineError::PfxLegacy
-        }
-        // A wrong passphrase on an archive without a MAC shows as bad padding.
-        P12Error::UnpadError => EngineError::PfxPassphrase,
-        other => EngineError::PfxInvalid {
-            detail: other.to_string(),
-        },
-    })?;
+pub fn open(buf: &[u8], passphrase: Option<&str>) -> Result<PfxContents, EngineError> {
+    let archive =
+        Pkcs12Archive::from_pkcs12(buf, passphrase.unwrap_or("")).map_err(|e| match e {
+            P12Error::MacError(_) => EngineError::PfxPassphrase,
+            P12Error::UnsupportedEncryptionScheme | P12Error::UnsupportedMacAlgorithm => {
+                EngineError::PfxLegacy
+            }
+            // A wrong passphrase on an archive without a MAC shows as bad padding.
+            P12Error::UnpadError => EngineError::PfxPassphrase,
+            other => EngineError::PfxInvalid {
+                detail: other.to_string(),
+            },
+        })?;
     Ok(PfxContents {
         keys: archive
             .keys

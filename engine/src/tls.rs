@@ -92,11 +92,8 @@ pub fn identity(opts: &TlsOptions) -> Result<Identity, EngineError> {
         chains.push(parse_certs(blob, "certificate")?);
     }
     for archive in &opts.pfx {
-        let archive = Pfx {
-            passphrase: archive.passphrase.clone().or(opts.passphrase.clone()),
-            ..archive.clone()
-        };
-        let contents = pfx::open(&archive)?;
+        let passphrase = archive.passphrase.as_deref().or(opts.passphrase.as_deref());
+        let contents = pfx::open(&archive.buf, passphrase)?;
         key_ders.extend(contents.keys);
         chains.extend(contents.certs.into_iter().map(|cert| vec![cert]));
     }

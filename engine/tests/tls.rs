@@ -372,16 +372,18 @@ async fn a_held_hello_goes_on_with_the_answered_identity_and_protocol_or_is_drop
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = ServerName::try_from("b.example.test").unwrap();
 
-    // Answered: the client trusts only B, so a handshake proves B was served.
-    let handshake = tokio::spawn({
+    // The handshake waits for the answer, so it runs beside the test.
+    let handshake_in_background = |port: u16| {
         let connector = connector.clone();
         let name = name.clone();
-        let port = srv.port;
-        async move {
+        tokio::spawn(async move {
             let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
             connector.connect(name, tcp).await
-        }
-    });
+        })
+    };
+
+    // Answered: the client trusts only B, so a handshake proves B was served.
+    let handshake = handshake_in_background(srv.port);
     let Event::Hello {
         hello,
         servername,
@@ -405,13 +407,7 @@ async fn a_held_hello_goes_on_with_the_answered_identity_and_protocol_or_is_drop
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"x-two"[..]));
 
     // Aborted: the connection is dropped and no handshake error is reported for it.
-    let handshake = tokio::spawn({
-        let port = srv.port;
-        async move {
-            let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-            connector.connect(name, tcp).await
-        }
-    });
+    let handshake = handshake_in_background(srv.port);
     let Event::Hello { hello, .. } = srv
         .expect(Duration::from_secs(3), |e| matches!(e, Event::Hello { .. }))
         .await
