@@ -15,6 +15,13 @@ export declare class NativeServer {
    * thread whenever events are waiting.
    */
   constructor(tls: TlsInput | undefined | null, onEvents: () => void)
+  /**
+   * Undelivered event bytes above which the engine stops reading and accepting (tests set
+   * a small mark to reach it with a few connections).
+   */
+  setEventHighWater(bytes: number): void
+  /** Test hook: makes connection `id`'s engine task panic. */
+  _injectFault(id: number): void
   setLimits(limits: Limits): void
   /**
    * Binds and starts accepting; `host` must be an IP literal (the JS layer resolves names)
@@ -46,7 +53,7 @@ export declare class NativeServer {
   listenUnix(path: string, backlog: number): void
   /** Stops accepting new connections and frees the port. */
   stopAccepting(): void
-  /** Takes the pending event batch (layout: `engine/src/events.rs`). */
+  /** Takes the pending event batch (layout: the table in `engine/src/events.rs`). */
   takeEvents(): Buffer
   /** Queues bytes for a connection; `false` means wait for its DRAIN event. */
   write(id: number, data: Uint8Array): boolean
@@ -85,11 +92,21 @@ export declare function buildProfile(): string
  */
 export declare function checkSecureContext(tls: TlsInput): void
 
+export interface CipherName {
+  name: string
+  standardName: string
+}
+
 /**
  * Generates a self-signed certificate for development, valid for `hosts`
  * (default: localhost, 127.0.0.1 and ::1).
  */
 export declare function createSelfSignedCertificate(hosts?: Array<string> | undefined | null): SelfSignedCertificate
+
+export interface KeyInfo {
+  name: string
+  size: number
+}
 
 export interface Limits {
   headersTimeout?: number
@@ -97,6 +114,21 @@ export interface Limits {
   keepAliveTimeout?: number
   handshakeTimeout?: number
   maxHeaderSize?: number
+}
+
+export declare function nodeNames(): NodeNames
+
+/** Every table, indexed by the wire value (arrays) or by the TLS number (objects). */
+export interface NodeNames {
+  /** `[code, reason]` by `RequestError` value (index 0 unused). */
+  requestErrors: Array<Array<string>>
+  /** `[code, fixed message or '']` by `HandshakeFailure` value. */
+  handshakeFailures: Array<Array<string>>
+  verifyErrors: Array<string>
+  closeReasons: Array<string>
+  versions: Record<string, string>
+  ciphers: Record<string, CipherName>
+  groups: Record<string, KeyInfo>
 }
 
 /** One `pfx` entry: the archive and, from Node's `{ buf, passphrase }` form, its passphrase. */

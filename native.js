@@ -840,3 +840,4 @@ module.exports.SecureIdentity = nativeBinding.SecureIdentity
 module.exports.buildProfile = nativeBinding.buildProfile
 module.exports.checkSecureContext = nativeBinding.checkSecureContext
 module.exports.createSelfSignedCertificate = nativeBinding.createSelfSignedCertificate
+module.exports.nodeNames = nativeBinding.nodeNames

@@ -1,6 +1,12 @@
 'use strict';
-// Decodes one batch of engine events (layout: engine/src/events.rs) and hands each to the
-// server's connection handlers. Strings are latin1, as Node's own parser produces them.
+// Decodes one batch of engine events (layout: the table in engine/src/events.rs) and hands
+// each to the server's connection handlers. Strings are latin1, as Node's own parser produces
+// them. Events carry the engine's enums and TLS's numbers; the native module's nodeNames()
+// tables (src/node_names.rs) turn them into Node's codes and names here, once per event.
+
+const { nodeNames } = require('./native');
+
+const NAMES = nodeNames();
 
 const OPEN = 1;
 const REQUEST = 2;
@@ -54,6 +60,13 @@ class Reader {
   }
 }
 
+// getEphemeralKeyInfo()'s shape for an IANA group number (0: none negotiated).
+function keyInfo(group) {
+  if (group === 0) return null;
+  const known = NAMES.groups[group];
+  return known ? { type: 'ECDH', name: known.name, size: known.size } : { type: 'ECDH', name: `group 0x${group.toString(16)}` };
+}
+
 // Calls `sink` once per event. An exception from application code (a 'request' listener)
 // must not lose the rest of the batch, so it is collected and rethrown after the batch, where
 // it reaches 'uncaughtException' as it would on node:https.
@@ -68,9 +81,18 @@ function dispatch(buf, sink) {
         case OPEN: {
           const remote = r.addr();
           const local = r.addr();
-          const tls = { protocol: r.str8(), cipher: r.str8(), alpn: r.str8(), servername: r.str8(), group: r.str8() };
+          const version = r.u16();
+          const cipher = r.u16();
+          const tls = {
+            protocol: NAMES.versions[version] || null,
+            cipher: NAMES.ciphers[cipher] || null,
+            alpn: r.str8(),
+            servername: r.str8(),
+            group: keyInfo(r.u16()),
+          };
+          // 0: no client certificate asked for, 1: verified, 2: not verified (and why).
           tls.clientAuth = r.u8();
-          tls.authorizationError = r.str8();
+          tls.authorizationError = NAMES.verifyErrors[r.u8()] || null;
           tls.resumed = r.u8() === 1;
           const certs = r.u8();
           // Copied: kept as long as the socket, longer than the event batch.
@@ -91,10 +113,23 @@ function dispatch(buf, sink) {
         case BODY: sink.onBody(id, r.bytes32()); break;
         case END: sink.onEnd(id, r.headers(r.u16())); break;
         case PEER_END: sink.onPeerEnd(id); break;
-        case CLOSE: sink.onClose(id, r.str8(), r.utf16()); break;
+        case CLOSE: {
+          const code = NAMES.closeReasons[r.u8()];
+          sink.onClose(id, code, r.utf16());
+          break;
+        }
         case DRAIN: sink.onDrain(id); break;
-        case CLIENT_ERROR: sink.onClientError(id, r.str8(), r.utf16(), r.bytes32()); break;
-        case TLS_ERROR: sink.onTlsError(r.str8(), r.utf16(), r.addr()); break;
+        case CLIENT_ERROR: {
+          const [code, reason] = NAMES.requestErrors[r.u8()];
+          sink.onClientError(id, code, reason, r.bytes32());
+          break;
+        }
+        case TLS_ERROR: {
+          const [code, fixed] = NAMES.handshakeFailures[r.u8()];
+          const detail = r.utf16();
+          sink.onTlsError(code, fixed || detail, r.addr());
+          break;
+        }
         case ACCEPT_ERROR: sink.onAcceptError(r.i32(), r.utf16()); break;
         case DATA: sink.onData(id, r.bytes32()); break;
         case KEYLOG: sink.onKeylog(id, Buffer.from(r.bytes32())); break;

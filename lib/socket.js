@@ -5,15 +5,6 @@
 
 const { Duplex } = require('node:stream');
 const { X509Certificate } = require('node:crypto');
-const { cipherInfo } = require('./tls-names');
-
-// Key-exchange groups as Node's getEphemeralKeyInfo() names them (OpenSSL's names and sizes).
-const GROUPS = {
-  X25519: { type: 'ECDH', name: 'X25519', size: 253 },
-  secp256r1: { type: 'ECDH', name: 'prime256v1', size: 256 },
-  secp384r1: { type: 'ECDH', name: 'secp384r1', size: 384 },
-  X25519MLKEM768: { type: 'ECDH', name: 'X25519MLKEM768', size: 253 },
-};
 
 // Write callbacks run after the current turn of the event loop, as they do for Node's TLS
 // sockets (whose writes complete in libuv): a response's 'finish' then follows the request's
@@ -202,7 +193,10 @@ class RhttpsSocket extends Duplex {
   unref() { return this; }
 
   getProtocol() { return this._tls ? this._tls.protocol : null; }
-  getCipher() { return this._tls ? cipherInfo(this._tls.cipher, this._tls.protocol) : undefined; }
+  getCipher() {
+    const cipher = this._tls && this._tls.cipher;
+    return cipher ? { name: cipher.name, standardName: cipher.standardName, version: this._tls.protocol } : undefined;
+  }
   // Node's object shape, from Node's own X509Certificate; `detailed` links issuerCertificate
   // through the chain the client sent, ending on itself at a self-signed certificate.
   getPeerCertificate(detailed) {
@@ -228,8 +222,7 @@ class RhttpsSocket extends Duplex {
 
   // Node answers null on server sockets; rhttps knows the negotiated group and says so.
   getEphemeralKeyInfo() {
-    if (!this._tls || !this._tls.group) return null;
-    return GROUPS[this._tls.group] || { type: 'ECDH', name: this._tls.group };
+    return this._tls && this._tls.group ? { ...this._tls.group } : null;
   }
   isSessionReused() { return Boolean(this._tls && this._tls.resumed); }
 }

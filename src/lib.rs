@@ -5,4 +5,5 @@
 
 mod errors;
 mod native_server;
+mod node_names;
 mod tools;

@@ -1,17 +1,23 @@
 //! `NativeServer`: one engine server as seen from JS. Events reach JS through one
 //! threadsafe function per server that carries no data: it only says "a batch is ready", and
 //! the JS callback takes the whole batch with `takeEvents()`.
+//!
+//! A server belongs to the Node environment (main thread or worker) that made it: an
+//! environment cleanup hook shuts it down when that environment goes away, so a worker that
+//! exits without `close()` leaves no port bound and no connection open.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{Buffer, Function};
+use napi::bindgen_prelude::{Buffer, Function, ObjectFinalize};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Status};
+use napi::{CleanupEnvHook, Env, Status};
 use napi_derive::napi;
-use rhttps_engine::events::Waker;
+use rhttps_engine::event_queue::Waker;
 use rhttps_engine::hello::{AlpnChoice, HelloAnswer, HelloHooks};
 use rhttps_engine::pfx::Pfx;
+use rhttps_engine::server::WeakServer;
 use rhttps_engine::tls::{self, Identity, TlsOptions};
 use rhttps_engine::{ListenOptions, Server};
 
@@ -154,10 +160,27 @@ pub struct Limits {
     pub max_header_size: Option<f64>,
 }
 
-#[napi]
+/// What the environment cleanup hook holds: the server, weakly, and whether the hook ran
+/// (a finalizer that runs after it must not unregister it again).
+type Teardown = (WeakServer, Arc<AtomicBool>);
+
+#[napi(custom_finalize)]
 pub struct NativeServer {
     engine: Server,
     wake: SharedWake,
+    teardown: Option<CleanupEnvHook<Teardown>>,
+    torn_down: Arc<AtomicBool>,
+}
+
+impl ObjectFinalize for NativeServer {
+    fn finalize(self, env: Env) -> napi::Result<()> {
+        if let Some(hook) = self.teardown {
+            if !self.torn_down.load(Ordering::SeqCst) {
+                env.remove_env_cleanup_hook(hook)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn millis(v: f64) -> u64 {
@@ -173,7 +196,11 @@ impl NativeServer {
     /// `tls: null` serves plain HTTP. `onEvents` is called (with no arguments) on the JS
     /// thread whenever events are waiting.
     #[napi(constructor, catch_unwind)]
-    pub fn new(tls: Option<TlsInput>, on_events: Function<(), ()>) -> napi::Result<Self, String> {
+    pub fn new(
+        env: Env,
+        tls: Option<TlsInput>,
+        on_events: Function<(), ()>,
+    ) -> napi::Result<Self, String> {
         let wake: WakeFn = on_events
             .build_threadsafe_function::<()>()
             .weak::<true>()
@@ -184,7 +211,37 @@ impl NativeServer {
         if let Some(input) = &tls {
             engine.set_tls(&tls_options(input)).map_err(to_js)?;
         }
-        Ok(NativeServer { engine, wake })
+        let torn_down = Arc::new(AtomicBool::new(false));
+        let teardown = env
+            .add_env_cleanup_hook(
+                (engine.downgrade(), torn_down.clone()),
+                |(server, ran): Teardown| {
+                    ran.store(true, Ordering::SeqCst);
+                    if let Some(server) = server.upgrade() {
+                        server.shutdown();
+                    }
+                },
+            )
+            .map_err(|e| napi::Error::new("ERR_RHTTPS_NAPI".to_string(), e.reason.clone()))?;
+        Ok(NativeServer {
+            engine,
+            wake,
+            teardown: Some(teardown),
+            torn_down,
+        })
+    }
+
+    /// Undelivered event bytes above which the engine stops reading and accepting (tests set
+    /// a small mark to reach it with a few connections).
+    #[napi(catch_unwind)]
+    pub fn set_event_high_water(&self, bytes: u32) {
+        self.engine.set_event_high_water(bytes as usize)
+    }
+
+    /// Test hook: makes connection `id`'s engine task panic.
+    #[napi(js_name = "_injectFault", catch_unwind)]
+    pub fn inject_fault(&self, id: u32) {
+        self.engine.inject_fault(id)
     }
 
     #[napi(catch_unwind)]
@@ -329,9 +386,16 @@ impl NativeServer {
     /// Binds a unix domain socket at `path` and starts accepting.
     #[napi(catch_unwind)]
     pub fn listen_unix(&self, path: String, backlog: i32) -> napi::Result<(), String> {
-        self.engine
+        #[cfg(unix)]
+        return self
+            .engine
             .listen_unix(std::path::Path::new(&path), backlog)
-            .map_err(to_js)
+            .map_err(to_js);
+        #[cfg(not(unix))]
+        return Err(napi::Error::new(
+            "ERR_RHTTPS_UNSUPPORTED".to_string(),
+            format!("listening on a path ({path}, backlog {backlog}) needs unix domain sockets"),
+        ));
     }
 
     /// Stops accepting new connections and frees the port.
@@ -340,7 +404,7 @@ impl NativeServer {
         self.engine.stop_accepting();
     }
 
-    /// Takes the pending event batch (layout: `engine/src/events.rs`).
+    /// Takes the pending event batch (layout: the table in `engine/src/events.rs`).
     #[napi(catch_unwind)]
     pub fn take_events(&self) -> Buffer {
         Buffer::from(self.engine.take_events())

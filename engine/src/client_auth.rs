@@ -16,7 +16,7 @@ use rustls::{
     RootCertStore, SignatureScheme,
 };
 
-use crate::error::EngineError;
+use crate::error::{EngineError, TlsOptionName};
 
 /// Checks client chains against the `ca` roots; shared by the handshake and the verdict.
 #[derive(Debug, Clone)]
@@ -25,11 +25,51 @@ pub struct ClientAuth {
     reject_unauthorized: bool,
 }
 
-/// What the handler sees on `req.socket`.
-pub struct Verdict {
-    pub authorized: bool,
-    /// OpenSSL's name for why not, as Node reports it; empty when authorized.
-    pub error: &'static str,
+/// What the handler sees on `req.socket`: `Ok` when the chain verified, otherwise why not.
+pub type Verdict = Result<(), VerifyError>;
+
+/// Why a client certificate did not verify. The napi glue names each as OpenSSL does (Node's
+/// `authorizationError`); the discriminants are the wire values of OPEN events (`events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum VerifyError {
+    /// No certificate was sent.
+    NoCertificate = 1,
+    Expired = 2,
+    NotYetValid = 3,
+    BadSignature = 4,
+    Revoked = 5,
+    /// No revocation list covers a certificate of the chain.
+    UnknownRevocationStatus = 6,
+    RevocationListExpired = 7,
+    InvalidPurpose = 8,
+    /// A self-signed leaf that is not a trusted root.
+    SelfSigned = 9,
+    UnknownIssuer = 10,
+    RevocationListBadSignature = 11,
+    Rejected = 12,
+}
+
+impl VerifyError {
+    /// Every variant, for tables that name them.
+    pub const ALL: [VerifyError; 12] = [
+        VerifyError::NoCertificate,
+        VerifyError::Expired,
+        VerifyError::NotYetValid,
+        VerifyError::BadSignature,
+        VerifyError::Revoked,
+        VerifyError::UnknownRevocationStatus,
+        VerifyError::RevocationListExpired,
+        VerifyError::InvalidPurpose,
+        VerifyError::SelfSigned,
+        VerifyError::UnknownIssuer,
+        VerifyError::RevocationListBadSignature,
+        VerifyError::Rejected,
+    ];
+
+    pub fn from_u8(v: u8) -> Option<VerifyError> {
+        VerifyError::ALL.iter().copied().find(|e| *e as u8 == v)
+    }
 }
 
 impl ClientAuth {
@@ -41,7 +81,7 @@ impl ClientAuth {
     ) -> Result<ClientAuth, EngineError> {
         if ca.is_empty() {
             return Err(EngineError::TlsOption {
-                option: "requestCert",
+                option: TlsOptionName::RequestCert,
                 detail: "requestCert needs `ca`: the certificates that client certificates must chain to".into(),
             });
         }
@@ -75,54 +115,42 @@ impl ClientAuth {
     /// The verdict for the chain a client presented (empty when it sent none).
     pub fn verdict(&self, chain: &[CertificateDer<'static>]) -> Verdict {
         let Some((leaf, intermediates)) = chain.split_first() else {
-            return Verdict {
-                authorized: false,
-                error: "UNABLE_TO_GET_ISSUER_CERT",
-            };
+            return Err(VerifyError::NoCertificate);
         };
-        match self
-            .verifier
+        self.verifier
             .verify_client_cert(leaf, intermediates, UnixTime::now())
-        {
-            Ok(_) => Verdict {
-                authorized: true,
-                error: "",
-            },
-            Err(e) => Verdict {
-                authorized: false,
-                error: openssl_code(&e, leaf),
-            },
-        }
+            .map(|_| ())
+            .map_err(|e| classify(&e, leaf))
     }
 }
 
-fn openssl_code(err: &Error, leaf: &CertificateDer<'_>) -> &'static str {
+fn classify(err: &Error, leaf: &CertificateDer<'_>) -> VerifyError {
     match err {
         Error::InvalidCertificate(c) => match c {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                "CERT_HAS_EXPIRED"
+                VerifyError::Expired
             }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "CERT_NOT_YET_VALID"
+                VerifyError::NotYetValid
             }
-            CertificateError::BadSignature => "CERT_SIGNATURE_FAILURE",
-            CertificateError::Revoked => "CERT_REVOKED",
-            CertificateError::UnknownRevocationStatus => "UNABLE_TO_GET_CRL",
+            CertificateError::BadSignature => VerifyError::BadSignature,
+            CertificateError::Revoked => VerifyError::Revoked,
+            CertificateError::UnknownRevocationStatus => VerifyError::UnknownRevocationStatus,
             CertificateError::ExpiredRevocationList
-            | CertificateError::ExpiredRevocationListContext { .. } => "CRL_HAS_EXPIRED",
+            | CertificateError::ExpiredRevocationListContext { .. } => {
+                VerifyError::RevocationListExpired
+            }
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-                "INVALID_PURPOSE"
+                VerifyError::InvalidPurpose
             }
-            CertificateError::UnknownIssuer if is_self_signed(leaf) => {
-                "DEPTH_ZERO_SELF_SIGNED_CERT"
-            }
-            CertificateError::UnknownIssuer => "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-            _ => "CERT_REJECTED",
+            CertificateError::UnknownIssuer if is_self_signed(leaf) => VerifyError::SelfSigned,
+            CertificateError::UnknownIssuer => VerifyError::UnknownIssuer,
+            _ => VerifyError::Rejected,
         },
         Error::InvalidCertRevocationList(CertRevocationListError::BadSignature) => {
-            "CRL_SIGNATURE_FAILURE"
+            VerifyError::RevocationListBadSignature
         }
-        _ => "CERT_REJECTED",
+        _ => VerifyError::Rejected,
     }
 }
 

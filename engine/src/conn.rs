@@ -13,20 +13,21 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::chunked::{ChunkedDecoder, Step};
-use crate::events::{self, EventQueue};
+use crate::event_queue::EventQueue;
+use crate::events;
 use crate::limits::{Limits, KEEP_ALIVE_GRACE};
-use crate::request::{parse_head, Framing, ParseError};
+use crate::request::{parse_head, Framing, RequestError};
 
-/// What the JS side asks of a connection's writer, in order.
+/// What the JS side asks of a connection's writer, in order. (Destroying is not a command:
+/// it cancels the connection, so it cannot wait behind a blocked write.)
 #[derive(Debug)]
 pub enum Command {
     Write(Bytes),
     /// Flush, send close_notify and FIN, then linger for the peer's close.
     End,
-    /// Flush what is already queued (briefly), then close without lingering.
-    Destroy,
 }
 
 /// The writer's command queue. A locked deque rather than a channel: it allocates nothing
@@ -68,11 +69,18 @@ impl Commands {
         }
     }
 
-    /// The writer stopped: later commands are refused and queued ones dropped.
-    fn close(&self) {
+    /// The writer stopped: later commands are refused. Returns the writes still queued.
+    fn close(&self) -> Vec<Bytes> {
         let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        guard.0.clear();
         guard.1 = true;
+        guard
+            .0
+            .drain(..)
+            .filter_map(|cmd| match cmd {
+                Command::Write(data) => Some(data),
+                Command::End => None,
+            })
+            .collect()
     }
 }
 
@@ -89,24 +97,29 @@ const HEAD_CHUNK: usize = 1024;
 /// not turn our FIN into a RST that destroys the response in flight.
 const LINGER: Duration = Duration::from_secs(2);
 /// How long `destroy` waits for already-queued bytes (such as Node's 400 reply) to leave.
+/// It bounds how long a destroyed connection can outlive `destroy()`, whatever the client does.
 const DESTROY_FLUSH: Duration = Duration::from_millis(500);
 /// The raw bytes reported with a client error are capped like Node's `rawPacket` chunk.
 const RAW_PACKET_MAX: usize = 64 * 1024;
 
-/// State shared between a connection's task and the handle the JS side calls into.
+/// State shared between a connection's task and the handle the JS side calls into. Each field
+/// has one writer: `cancel`, `paused`, `upgrade` and `fault` are set by the JS side (through
+/// `ConnHandle`) and read by the task; `queued`/`want_drain` are the writer's backpressure
+/// accounting; `pending` counts requests handed to JS whose responses are not done.
 #[derive(Debug)]
 pub struct ConnState {
     pub id: u32,
+    /// Ends the connection whatever it is waiting on: `destroy()`, or the server shutting down
+    /// (a child of the server's token).
+    cancel: CancellationToken,
     queued: AtomicUsize,
     want_drain: AtomicBool,
     paused: AtomicBool,
-    /// Requests dispatched whose responses the JS side has not finished yet.
     pending: AtomicUsize,
-    destroy_requested: AtomicBool,
-    /// The writer has shut down: the reader only drains the peer from now on.
-    closing: AtomicBool,
     /// The JS side's answer to an upgrade request: UNDECIDED, UPGRADE_RAW or UPGRADE_DECLINED.
     upgrade: AtomicU8,
+    /// Test-only fault injection: the task panics at its next wake-up.
+    fault: AtomicBool,
     wake: Notify,
     commands: Commands,
 }
@@ -116,18 +129,59 @@ const UPGRADE_RAW: u8 = 1;
 const UPGRADE_DECLINED: u8 = 2;
 
 impl ConnState {
-    fn new(id: u32) -> Self {
+    fn new(id: u32, cancel: CancellationToken) -> Self {
         ConnState {
             id,
+            cancel,
             queued: AtomicUsize::new(0),
             want_drain: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             pending: AtomicUsize::new(0),
-            destroy_requested: AtomicBool::new(false),
-            closing: AtomicBool::new(false),
             upgrade: AtomicU8::new(UNDECIDED),
+            fault: AtomicBool::new(false),
             wake: Notify::new(),
             commands: Commands::default(),
+        }
+    }
+}
+
+/// How a connection ended, for its CLOSE event. The napi glue names each as Node's socket
+/// errors do; the discriminants are the wire values (`events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseReason {
+    /// Both sides finished, or the JS side destroyed it.
+    Clean = 0,
+    /// The client reset the connection or vanished mid-stream.
+    Reset = 1,
+    BrokenPipe = 2,
+    TimedOut = 3,
+    /// Another socket error; the event's detail has the OS's words.
+    Io = 4,
+    /// The connection's task failed inside the engine (a bug); the server goes on serving.
+    Internal = 5,
+}
+
+impl CloseReason {
+    pub const ALL: [CloseReason; 6] = [
+        CloseReason::Clean,
+        CloseReason::Reset,
+        CloseReason::BrokenPipe,
+        CloseReason::TimedOut,
+        CloseReason::Io,
+        CloseReason::Internal,
+    ];
+
+    pub fn from_u8(v: u8) -> Option<CloseReason> {
+        CloseReason::ALL.iter().copied().find(|e| *e as u8 == v)
+    }
+
+    pub fn of(e: &io::Error) -> CloseReason {
+        match e.kind() {
+            io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof => CloseReason::Reset,
+            io::ErrorKind::BrokenPipe => CloseReason::BrokenPipe,
+            io::ErrorKind::TimedOut => CloseReason::TimedOut,
+            _ => CloseReason::Io,
         }
     }
 }
@@ -156,14 +210,16 @@ impl ConnHandle {
             && self.state.want_drain.swap(false, Ordering::SeqCst)
     }
 
+    /// Flush, send close_notify and FIN, then linger for the peer's close.
     pub fn end(&self) {
         self.state.commands.send(Command::End);
     }
 
+    /// Ends the connection now, even with a write blocked on a client that stopped reading:
+    /// what is already queued gets a short chance to leave (Node's error replies are written
+    /// just before a destroy), then close_notify, then the socket closes.
     pub fn destroy(&self) {
-        self.state.destroy_requested.store(true, Ordering::SeqCst);
-        self.state.commands.send(Command::Destroy);
-        self.state.wake.notify_one();
+        self.state.cancel.cancel();
     }
 
     /// Stops reading from the client (a paused request body turns into TCP backpressure).
@@ -193,6 +249,12 @@ impl ConnHandle {
         self.state.wake.notify_one();
     }
 
+    /// Makes the connection's task panic, for tests of what survives an engine bug.
+    pub fn inject_fault(&self) {
+        self.state.fault.store(true, Ordering::SeqCst);
+        self.state.wake.notify_one();
+    }
+
     pub fn id(&self) -> u32 {
         self.state.id
     }
@@ -205,13 +267,14 @@ pub struct ConnCtx {
     pub limits: Arc<Limits>,
 }
 
-/// Creates the handle/context pair for a new connection.
+/// Creates the handle/context pair for a new connection; `cancel` ends it.
 pub fn new_connection(
     id: u32,
+    cancel: CancellationToken,
     events: Arc<EventQueue>,
     limits: Arc<Limits>,
 ) -> (ConnHandle, ConnCtx) {
-    let state = Arc::new(ConnState::new(id));
+    let state = Arc::new(ConnState::new(id, cancel));
     let handle = ConnHandle {
         state: state.clone(),
     };
@@ -223,20 +286,48 @@ pub fn new_connection(
     (handle, ctx)
 }
 
-/// Serves the connection until both directions are done. Returns the error that ended it,
-/// if any, for the CLOSE event.
 /// A connection's byte stream, TLS or plain TCP or unix, as one type.
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 pub type BoxedStream = Box<dyn Stream>;
 
-pub async fn serve<S>(stream: S, ctx: ConnCtx) -> Option<io::Error>
-where
-    S: AsyncRead + AsyncWrite + Send + Unpin,
-{
-    let (rd, wr) = tokio::io::split(stream);
-    let (read_result, write_result) = tokio::join!(read_loop(rd, &ctx), write_loop(wr, &ctx));
-    read_result.err().or(write_result.err())
+/// Serves the connection until both directions are done, an error ends it, or it is
+/// cancelled. The reader and the writer run as one future, so whichever fails ends both, and
+/// cancellation cuts through any wait, a blocked write included.
+pub async fn serve(stream: BoxedStream, ctx: &ConnCtx) -> Result<(), io::Error> {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let closing = AtomicBool::new(false);
+    let finished = {
+        let both = async {
+            tokio::try_join!(
+                read_loop(&mut rd, ctx, &closing),
+                write_loop(&mut wr, ctx, &closing)
+            )
+        };
+        tokio::select! {
+            biased;
+            _ = ctx.state.cancel.cancelled() => None,
+            result = both => Some(result),
+        }
+    };
+    let queued = ctx.state.commands.close();
+    if finished.is_none() {
+        let _ = tokio::time::timeout(DESTROY_FLUSH, flush_and_close(&mut wr, queued)).await;
+    }
+    match finished {
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// After a destroy: writes what was queued before it, then close_notify and FIN.
+async fn flush_and_close<W: AsyncWrite + Unpin>(wr: &mut W, queued: Vec<Bytes>) {
+    for piece in queued {
+        if wr.write_all(&piece).await.is_err() {
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
 }
 
 enum Body {
@@ -264,7 +355,11 @@ enum Phase {
     Failed,
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, ctx: &ConnCtx) -> io::Result<()> {
+async fn read_loop<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    ctx: &ConnCtx,
+    closing: &AtomicBool,
+) -> io::Result<()> {
     let state = &ctx.state;
     let mut buf = BytesMut::new();
     // Node starts the first request's header clock when the connection is established.
@@ -273,11 +368,11 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, ctx: &ConnCtx) -> io::Result
     };
     let mut idle_since: Option<Instant> = None;
     loop {
-        if state.destroy_requested.load(Ordering::SeqCst) {
-            return Ok(());
+        if state.fault.load(Ordering::SeqCst) {
+            panic!("fault injected into connection {}", state.id);
         }
-        if state.closing.load(Ordering::SeqCst) {
-            linger(&mut rd, &mut buf).await;
+        if closing.load(Ordering::SeqCst) {
+            linger(rd, &mut buf).await;
             return Ok(());
         }
         if let Phase::AwaitUpgrade { started, framing } = phase {
@@ -325,31 +420,26 @@ async fn read_loop<R: AsyncRead + Unpin>(mut rd: R, ctx: &ConnCtx) -> io::Result
         tokio::select! {
             read = rd.read_buf(&mut buf), if can_read => match read {
                 Ok(0) => {
-                    ctx.events.push(|e| e.head(events::PEER_END, state.id));
-                    wait_until_closed(state).await;
+                    ctx.events.push(|e| e.peer_end(state.id));
+                    wait_until_closed(state, closing).await;
                     return Ok(());
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    ctx.state.commands.send(Command::Destroy);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             },
             _ = sleep => {
                 if idle {
                     // Keep-alive timeout: close quietly, as Node's socket timeout does.
-                    ctx.state.commands.send(Command::End);
-                    wait_until_closed(state).await;
+                    state.commands.send(Command::End);
+                    wait_until_closed(state, closing).await;
                 } else {
-                    report_client_error(ctx, &mut phase, &buf, REQUEST_TIMEOUT);
+                    report_client_error(ctx, &mut phase, &buf, RequestError::Timeout);
                 }
             },
             _ = state.wake.notified() => {}
         }
     }
 }
-
-const REQUEST_TIMEOUT: ParseError = ParseError::new("ERR_HTTP_REQUEST_TIMEOUT", "Request timeout");
 
 /// Parses as much of `buf` as the phase allows and emits events. Returns true if it made
 /// progress (so the caller should try again before reading).
@@ -362,10 +452,7 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
                 return false;
             }
             let data = buf.split();
-            ctx.events.push(|e| {
-                e.head(events::DATA, id);
-                e.bytes32(&data);
-            });
+            ctx.events.push(|e| e.data(id, &data));
             true
         }
         Phase::Head { started } => {
@@ -394,25 +481,11 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
                 flags |= events::FLAG_KEEP_ALIVE;
             }
             if head.upgrade {
+                // Node hands the bytes after an upgrade head to the 'upgrade' listener.
                 flags |= events::FLAG_UPGRADE;
             }
             ctx.state.pending.fetch_add(1, Ordering::SeqCst);
-            ctx.events.push(|e| {
-                e.head(events::REQUEST, id);
-                e.u8(flags);
-                e.u8(head.minor_version);
-                e.str8(&buf[head.method.clone()]);
-                e.bytes32(&buf[head.target.clone()]);
-                e.u16(head.headers.len().min(u16::MAX as usize) as u16);
-                for (name, value) in head.headers.iter().take(u16::MAX as usize) {
-                    e.str16(&buf[name.clone()]);
-                    e.bytes32(&buf[value.clone()]);
-                }
-                if head.upgrade {
-                    // Node hands the bytes after an upgrade head to the 'upgrade' listener.
-                    e.bytes32(&buf[head.len..]);
-                }
-            });
+            ctx.events.push(|e| e.request(id, &head, buf, flags));
             buf.advance(head.len);
             *phase = if head.upgrade {
                 Phase::AwaitUpgrade {
@@ -433,10 +506,7 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
                     let n = (*remaining).min(buf.len() as u64) as usize;
                     *remaining -= n as u64;
                     let data = buf.split_to(n);
-                    ctx.events.push(|e| {
-                        e.head(events::BODY, id);
-                        e.bytes32(&data);
-                    });
+                    ctx.events.push(|e| e.body(id, &data));
                     if *remaining > 0 {
                         return true;
                     }
@@ -453,21 +523,11 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
             match step {
                 Step::NeedMore => false,
                 Step::Data(data) => {
-                    ctx.events.push(|e| {
-                        e.head(events::BODY, id);
-                        e.bytes32(&data);
-                    });
+                    ctx.events.push(|e| e.body(id, &data));
                     true
                 }
                 Step::Done(trailers) => {
-                    ctx.events.push(|e| {
-                        e.head(events::END, id);
-                        e.u16(trailers.len().min(u16::MAX as usize) as u16);
-                        for (name, value) in trailers.iter().take(u16::MAX as usize) {
-                            e.str16(name);
-                            e.bytes32(value);
-                        }
-                    });
+                    ctx.events.push(|e| e.end(id, &trailers));
                     *phase = Phase::Head { started: None };
                     true
                 }
@@ -490,15 +550,10 @@ fn after_head(started: Instant, framing: Framing) -> Phase {
     }
 }
 
-fn report_client_error(ctx: &ConnCtx, phase: &mut Phase, buf: &[u8], err: ParseError) {
+fn report_client_error(ctx: &ConnCtx, phase: &mut Phase, buf: &[u8], err: RequestError) {
     *phase = Phase::Failed;
     let raw = &buf[..buf.len().min(RAW_PACKET_MAX)];
-    ctx.events.push(|e| {
-        e.head(events::CLIENT_ERROR, ctx.state.id);
-        e.str8(err.code.as_bytes());
-        e.str16(err.reason.as_bytes());
-        e.bytes32(raw);
-    });
+    ctx.events.push(|e| e.client_error(ctx.state.id, err, raw));
 }
 
 /// When the current wait must end: the header and request clocks while a request is being
@@ -526,9 +581,15 @@ fn deadline(ctx: &ConnCtx, phase: &Phase, idle_since: Option<Instant>) -> Option
     }
 }
 
-async fn wait_until_closed(state: &ConnState) {
-    while !state.closing.load(Ordering::SeqCst) && !state.destroy_requested.load(Ordering::SeqCst) {
-        state.wake.notified().await;
+/// Waits for the writer to finish (after the JS side ended its side); a destroy cancels the
+/// whole connection instead.
+async fn wait_until_closed(state: &ConnState, closing: &AtomicBool) {
+    loop {
+        let woken = state.wake.notified();
+        if closing.load(Ordering::SeqCst) {
+            return;
+        }
+        woken.await;
     }
 }
 
@@ -548,64 +609,51 @@ async fn linger<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) {
 /// Small writes queued together go out as one TLS record.
 const COALESCE_MAX: usize = 64 * 1024;
 
-async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, ctx: &ConnCtx) -> io::Result<()> {
+/// Writes what the JS side queued, in order, until it ends its side; then tells the reader.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    ctx: &ConnCtx,
+    closing: &AtomicBool,
+) -> io::Result<()> {
     let state = &ctx.state;
     let commands = &state.commands;
-    let result = async {
-        let mut next = Some(commands.recv().await);
-        while let Some(cmd) = next.take() {
-            match cmd {
-                Command::Write(first) => {
-                    let mut total = first.len();
-                    let mut pieces = vec![first];
-                    while let Some(cmd) = commands.try_recv() {
-                        match cmd {
-                            Command::Write(more) => {
-                                total += more.len();
-                                pieces.push(more);
-                            }
-                            other => {
-                                next = Some(other);
-                                break;
-                            }
+    let mut next = commands.recv().await;
+    loop {
+        match next {
+            Command::Write(first) => {
+                let mut total = first.len();
+                let mut pieces = vec![first];
+                let mut after = None;
+                while let Some(cmd) = commands.try_recv() {
+                    match cmd {
+                        Command::Write(more) => {
+                            total += more.len();
+                            pieces.push(more);
+                        }
+                        other => {
+                            after = Some(other);
+                            break;
                         }
                     }
-                    let write = write_pieces(&mut wr, &pieces, total);
-                    if state.destroy_requested.load(Ordering::SeqCst) {
-                        tokio::time::timeout(DESTROY_FLUSH, write)
-                            .await
-                            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
-                    } else {
-                        write.await?;
-                    }
-                    let left = state.queued.fetch_sub(total, Ordering::SeqCst) - total;
-                    if left <= WRITE_HIGH_WATER && state.want_drain.swap(false, Ordering::SeqCst) {
-                        ctx.events.push(|e| e.head(events::DRAIN, state.id));
-                    }
                 }
-                Command::End => {
-                    wr.shutdown().await?;
-                    return Ok(());
+                write_pieces(wr, &pieces, total).await?;
+                let left = state.queued.fetch_sub(total, Ordering::SeqCst) - total;
+                if left <= WRITE_HIGH_WATER && state.want_drain.swap(false, Ordering::SeqCst) {
+                    ctx.events.push(|e| e.drain(state.id));
                 }
-                Command::Destroy => {
-                    let _ = tokio::time::timeout(DESTROY_FLUSH, wr.shutdown()).await;
-                    return Ok(());
-                }
+                next = match after {
+                    Some(cmd) => cmd,
+                    None => commands.recv().await,
+                };
             }
-            if next.is_none() {
-                next = Some(commands.recv().await);
+            Command::End => {
+                wr.shutdown().await?;
+                closing.store(true, Ordering::SeqCst);
+                state.wake.notify_one();
+                return Ok(());
             }
         }
-        Ok(())
     }
-    .await;
-    commands.close();
-    if result.is_err() {
-        state.destroy_requested.store(true, Ordering::SeqCst);
-    }
-    state.closing.store(true, Ordering::SeqCst);
-    state.wake.notify_one();
-    result
 }
 
 async fn write_pieces<W: AsyncWrite + Unpin>(

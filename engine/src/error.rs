@@ -1,11 +1,10 @@
-//! Errors the engine reports, each with the Node-style `code` the JS layer exposes.
+//! Errors the engine reports. They are typed and say what failed; the napi glue (`src/errors.rs`)
+//! gives each one Node's `code` and a message that says what to fix.
 
 use std::fmt;
 use std::io;
 
-/// Every failure the engine can hand back to its caller. The napi glue maps each to a JS
-/// `Error` with `code` set to [`EngineError::code`], so users can match on the same codes
-/// Node's own `https` uses where an equivalent exists.
+/// Every failure the engine can hand back to its caller.
 #[derive(Debug)]
 pub enum EngineError {
     /// No PEM block of the expected kind was found (Node: `ERR_OSSL_PEM_NO_START_LINE`).
@@ -28,7 +27,7 @@ pub enum EngineError {
     TlsConfig { detail: String },
     /// An https server was created without a certificate.
     MissingCertificate,
-    /// Socket-level failure (bind/listen); keeps the OS errno for Node's error shape.
+    /// Socket-level failure (bind/listen); keeps the OS error for its errno.
     Io {
         syscall: &'static str,
         source: io::Error,
@@ -49,41 +48,37 @@ pub enum EngineError {
     CrlInvalid { detail: String },
     /// A TLS negotiation option rhttps cannot honour (old protocol, unknown suite or curve).
     TlsOption {
-        option: &'static str,
+        option: TlsOptionName,
         detail: String,
     },
 }
 
-impl EngineError {
-    /// The Node-style code: `ERR_*` for configuration errors, the errno name for socket errors.
-    pub fn code(&self) -> &'static str {
+/// The TLS option an [`EngineError::TlsOption`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsOptionName {
+    MinVersion,
+    MaxVersion,
+    Ciphers,
+    EcdhCurve,
+    RequestCert,
+    TicketKeys,
+}
+
+impl TlsOptionName {
+    /// The option's name as `TlsOptions` callers spell it.
+    pub fn as_str(self) -> &'static str {
         match self {
-            EngineError::PemNoStartLine { .. } => "ERR_OSSL_PEM_NO_START_LINE",
-            EngineError::PemInvalid { .. } => "ERR_OSSL_PEM_BAD_BASE64_DECODE",
-            EngineError::KeyEncrypted | EngineError::BadPassphrase => "ERR_OSSL_BAD_DECRYPT",
-            EngineError::KeyFormat { .. } => "ERR_RHTTPS_KEY_FORMAT",
-            EngineError::KeyCertMismatch => "ERR_OSSL_X509_KEY_VALUES_MISMATCH",
-            EngineError::KeyUnsupported { .. } => "ERR_OSSL_UNSUPPORTED",
-            EngineError::BadCa { .. } => "ERR_OSSL_X509_CERT_BAD_CA",
-            EngineError::TlsConfig { .. } => "ERR_TLS_INVALID_CONTEXT",
-            EngineError::MissingCertificate => "ERR_TLS_MISSING_CERT",
-            EngineError::Io { source, .. } => errno_name(source),
-            EngineError::AlreadyListening => "ERR_SERVER_ALREADY_LISTEN",
-            EngineError::CertGeneration { .. } => "ERR_RHTTPS_CERT_GENERATION",
-            EngineError::Runtime => "ERR_RHTTPS_RUNTIME",
-            EngineError::PfxInvalid { .. } => "ERR_RHTTPS_PFX_INVALID",
-            EngineError::PfxPassphrase => "ERR_OSSL_PKCS12_MAC_VERIFY_FAILURE",
-            EngineError::PfxLegacy => "ERR_CRYPTO_UNSUPPORTED_OPERATION",
-            EngineError::CrlInvalid { .. } => "ERR_CRYPTO_OPERATION_FAILED",
-            EngineError::TlsOption { option, .. } => match *option {
-                "minVersion" | "maxVersion" => "ERR_TLS_INVALID_PROTOCOL_VERSION",
-                "ciphers" => "ERR_SSL_NO_CIPHER_MATCH",
-                "ecdhCurve" => "ERR_TLS_INVALID_ECDH_CURVE",
-                _ => "ERR_INVALID_ARG_VALUE",
-            },
+            TlsOptionName::MinVersion => "minVersion",
+            TlsOptionName::MaxVersion => "maxVersion",
+            TlsOptionName::Ciphers => "ciphers",
+            TlsOptionName::EcdhCurve => "ecdhCurve",
+            TlsOptionName::RequestCert => "requestCert",
+            TlsOptionName::TicketKeys => "ticketKeys",
         }
     }
+}
 
+impl EngineError {
     /// The OS errno for socket errors (positive, as Rust reports it).
     pub fn errno(&self) -> Option<i32> {
         match self {
@@ -100,91 +95,32 @@ impl EngineError {
     }
 }
 
-fn errno_name(err: &io::Error) -> &'static str {
-    match err.kind() {
-        io::ErrorKind::AddrInUse => "EADDRINUSE",
-        io::ErrorKind::AddrNotAvailable => "EADDRNOTAVAIL",
-        io::ErrorKind::PermissionDenied => "EACCES",
-        io::ErrorKind::InvalidInput => "EINVAL",
-        io::ErrorKind::ConnectionReset => "ECONNRESET",
-        _ => "EIO",
-    }
-}
-
+/// A short technical description for Rust callers and logs; JS users get the napi glue's
+/// messages instead.
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EngineError::PemNoStartLine { what } => write!(
-                f,
-                "no PEM {what} found: expected a block starting with '-----BEGIN', \
-                 check that the file is PEM (not DER) and that key and cert are not swapped"
-            ),
-            EngineError::PemInvalid { what, detail } => {
-                write!(f, "the PEM {what} could not be decoded ({detail})")
+            EngineError::PemNoStartLine { what } => write!(f, "no PEM {what} block"),
+            EngineError::PemInvalid { what, detail } => write!(f, "bad PEM {what}: {detail}"),
+            EngineError::KeyEncrypted => write!(f, "encrypted private key without a passphrase"),
+            EngineError::BadPassphrase => write!(f, "the passphrase does not decrypt the key"),
+            EngineError::KeyFormat { detail } => write!(f, "unsupported key format: {detail}"),
+            EngineError::KeyCertMismatch => write!(f, "no certificate matches the private key"),
+            EngineError::KeyUnsupported { detail } => write!(f, "unusable private key: {detail}"),
+            EngineError::BadCa { detail } => write!(f, "unusable CA certificate: {detail}"),
+            EngineError::TlsConfig { detail } => write!(f, "TLS configuration: {detail}"),
+            EngineError::MissingCertificate => write!(f, "no certificate configured"),
+            EngineError::Io { syscall, source } => write!(f, "{syscall}: {source}"),
+            EngineError::AlreadyListening => write!(f, "already listening"),
+            EngineError::CertGeneration { detail } => write!(f, "certificate generation: {detail}"),
+            EngineError::Runtime => write!(f, "the I/O runtime could not start"),
+            EngineError::PfxInvalid { detail } => write!(f, "not a PKCS#12 archive: {detail}"),
+            EngineError::PfxPassphrase => write!(f, "the passphrase does not open the pfx"),
+            EngineError::PfxLegacy => write!(f, "pfx encrypted with a legacy algorithm"),
+            EngineError::CrlInvalid { detail } => write!(f, "bad CRL: {detail}"),
+            EngineError::TlsOption { option, detail } => {
+                write!(f, "option {}: {detail}", option.as_str())
             }
-            EngineError::KeyEncrypted => write!(
-                f,
-                "the private key is encrypted: pass its `passphrase` option, \
-                 or decrypt it with `openssl pkey -in key.pem -out plain.pem`"
-            ),
-            EngineError::BadPassphrase => write!(
-                f,
-                "bad decrypt: the passphrase does not decrypt the private key (check `passphrase`)"
-            ),
-            EngineError::KeyFormat { detail } => write!(f, "{detail}"),
-            EngineError::KeyCertMismatch => write!(
-                f,
-                "key values mismatch: a private key in `key` does not belong to any certificate \
-                 in `cert` (each certificate chain needs its own key, leaf certificate first)"
-            ),
-            EngineError::KeyUnsupported { detail } => {
-                write!(f, "the private key cannot be used: {detail}")
-            }
-            EngineError::BadCa { detail } => {
-                write!(f, "a `ca` certificate is not usable: {detail}")
-            }
-            EngineError::TlsConfig { detail } => write!(f, "invalid TLS configuration: {detail}"),
-            EngineError::MissingCertificate => write!(
-                f,
-                "an HTTPS server needs a certificate: pass `key` and `cert` (PEM), \
-                 or use createSelfSignedCertificate() for development"
-            ),
-            EngineError::Io { source, .. } => write!(f, "{source}"),
-            EngineError::AlreadyListening => {
-                write!(
-                    f,
-                    "Listen method has been called more than once without closing."
-                )
-            }
-            EngineError::CertGeneration { detail } => {
-                write!(f, "could not generate a self-signed certificate: {detail}")
-            }
-            EngineError::Runtime => write!(
-                f,
-                "could not start the I/O threads (is the process out of threads or memory?)"
-            ),
-            EngineError::PfxInvalid { detail } => write!(
-                f,
-                "the pfx is not a PKCS#12 archive ({detail}): pass the .pfx/.p12 file's bytes \
-                 as a Buffer, not its path or a PEM file"
-            ),
-            EngineError::PfxPassphrase => write!(
-                f,
-                "mac verify failure: the passphrase does not open the pfx (check `passphrase`, \
-                 or `{{ buf, passphrase }}` for this pfx)"
-            ),
-            EngineError::PfxLegacy => write!(
-                f,
-                "Unsupported PKCS12 PFX data: it is encrypted with a legacy algorithm (RC2 or \
-                 3DES); re-export it with AES: `openssl pkcs12 -legacy -in old.pfx -nodes -out \
-                 all.pem && openssl pkcs12 -export -in all.pem -out new.pfx`"
-            ),
-            EngineError::CrlInvalid { detail } => write!(
-                f,
-                "Failed to parse CRL: `crl` must hold PEM blocks starting with \
-                 '-----BEGIN X509 CRL-----' ({detail})"
-            ),
-            EngineError::TlsOption { option, detail } => write!(f, "option {option}: {detail}"),
         }
     }
 }

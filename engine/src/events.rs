@@ -1,14 +1,36 @@
-//! The hand-off from engine threads to the JS thread: events are encoded into one flat byte
-//! buffer and the consumer is woken once per batch, not once per event. The JS side decodes
-//! the buffer (`lib/events.js`); the layout of each event is documented on its encoder.
+//! The event codec: how the engine tells its consumer (the JS layer, or a test) what happened.
+//! Events are appended to one flat buffer per server (`event_queue`) and taken in batches. This
+//! file is the format's one definition: the table below, one encoder per event, and the decoder
+//! the engine's tests and examples read batches with. `lib/events.js` is the JS decoder;
+//! `engine/tests/event_codec.rs` and `__test__/event-codec.test.js` pin both to the same bytes.
 //!
-//! All integers are little-endian. `str8`/`str16`/`bytes32` are a length of that width followed
-//! by the bytes. Every event starts with `kind: u8, conn: u32` (conn 0 for server-wide events).
+//! Integers are little-endian. `str8`/`str16`/`bytes32` are a length of that width followed by
+//! the bytes. `addr` is `ip: str8, port: u16, family: u8` (4, 6, or 0 with an empty ip for
+//! unix sockets). Every event starts with `kind: u8, conn: u32`; conn is 0 for server-wide
+//! events.
+//!
+//! | kind | event        | conn | fields after the header |
+//! |------|--------------|------|--------------------------|
+//! | 1    | OPEN         | id   | remote: addr, local: addr, version: u16 (0 plain, else TLS's 0x0303/0x0304), cipher: u16 (IANA suite), alpn: str8, servername: str8, group: u16 (IANA named group), client_auth: u8 (0 not asked, 1 verified, 2 not verified), verify_error: u8 (`VerifyError`, 0 none), resumed: u8, certs: u8, then certs × cert: bytes32 (DER, leaf first) |
+//! | 2    | REQUEST      | id   | flags: u8 (`FLAG_*`), minor: u8, method: str8, target: bytes32, count: u16, then count × (name: str16, value: bytes32), then head: bytes32 if `FLAG_UPGRADE` (the bytes after the head) |
+//! | 3    | BODY         | id   | data: bytes32 |
+//! | 4    | END          | id   | count: u16, then count × (name: str16, value: bytes32): the trailers |
+//! | 5    | PEER_END     | id   | (none): the client ended its side |
+//! | 6    | CLOSE        | id   | reason: u8 (`CloseReason`), detail: str16 (the OS's words, UTF-8) |
+//! | 7    | DRAIN        | id   | (none): queued writes fell below the high-water mark |
+//! | 8    | CLIENT_ERROR | id   | error: u8 (`RequestError`), raw: bytes32 (the unparsed input, at most 64 KiB) |
+//! | 9    | TLS_ERROR    | 0    | failure: u8 (`HandshakeFailure`), detail: str16 (rustls's words, UTF-8), remote: addr |
+//! | 10   | ACCEPT_ERROR | 0    | errno: i32 (the OS's, positive), detail: str16 |
+//! | 11   | DATA         | id   | data: bytes32: bytes of an upgraded (or CONNECT) connection |
+//! | 12   | KEYLOG       | id   | line: bytes32: one NSS key-log line (right after its OPEN) |
+//! | 13   | HELLO        | 0    | hello: u32, servername: str8, offers_alpn: u8, count: u8, then count × protocol: str8, remote: addr |
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::net::{IpAddr, SocketAddr};
 
-use tokio::sync::Notify;
+use crate::client_auth::VerifyError;
+use crate::conn::CloseReason;
+use crate::handshake::HandshakeFailure;
+use crate::request::{Head, RequestError};
 
 pub const OPEN: u8 = 1;
 pub const REQUEST: u8 = 2;
@@ -20,13 +42,8 @@ pub const DRAIN: u8 = 7;
 pub const CLIENT_ERROR: u8 = 8;
 pub const TLS_ERROR: u8 = 9;
 pub const ACCEPT_ERROR: u8 = 10;
-/// Raw bytes of an upgraded (or CONNECT) connection.
 pub const DATA: u8 = 11;
-/// One NSS key-log line of a connection's handshake (after its OPEN).
 pub const KEYLOG: u8 = 12;
-
-/// A ClientHello waiting for the application (`SNICallback`/`ALPNCallback`): hello id,
-/// server name, whether ALPN was offered, the protocols offered, the client's address.
 pub const HELLO: u8 = 13;
 
 /// REQUEST flags.
@@ -34,115 +51,521 @@ pub const FLAG_HAS_BODY: u8 = 1;
 pub const FLAG_KEEP_ALIVE: u8 = 2;
 pub const FLAG_UPGRADE: u8 = 4;
 
-/// Wakes the consumer of the queue (the JS thread through a threadsafe function, or a test).
-pub trait Waker: Send + Sync + 'static {
-    fn wake(&self);
+/// OPEN's client_auth field.
+pub const CLIENT_AUTH_NOT_ASKED: u8 = 0;
+pub const CLIENT_AUTH_VERIFIED: u8 = 1;
+pub const CLIENT_AUTH_NOT_VERIFIED: u8 = 2;
+
+/// What a TLS handshake settled, for OPEN.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Negotiated {
+    /// TLS's protocol version number (0x0304 for TLS 1.3).
+    pub version: u16,
+    /// The IANA number of the cipher suite.
+    pub cipher: u16,
+    pub alpn: Vec<u8>,
+    pub servername: String,
+    /// The IANA number of the key-exchange group (0 when none, as on resumption with PSK only).
+    pub group: u16,
+    /// `None` when no client certificate was asked for.
+    pub client_auth: Option<Result<(), VerifyError>>,
+    pub resumed: bool,
+    /// The client's certificates (DER), leaf first.
+    pub peer_chain: Vec<Vec<u8>>,
 }
 
-/// Above this many undelivered bytes, connections stop reading until the consumer drains:
-/// a stalled JS thread turns into TCP backpressure instead of unbounded memory.
-const HIGH_WATER: usize = 8 * 1024 * 1024;
-
-pub struct EventQueue {
-    buf: Mutex<Vec<u8>>,
-    scheduled: AtomicBool,
-    drained: Notify,
-    waker: Box<dyn Waker>,
-}
-
-impl EventQueue {
-    pub fn new(waker: Box<dyn Waker>) -> Self {
-        EventQueue {
-            buf: Mutex::new(Vec::with_capacity(4096)),
-            scheduled: AtomicBool::new(false),
-            drained: Notify::new(),
-            waker,
-        }
-    }
-
-    /// Appends one event and wakes the consumer if this starts a new batch.
-    pub fn push(&self, encode: impl FnOnce(&mut Encoder<'_>)) {
-        {
-            let mut guard = match self.buf.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            encode(&mut Encoder { out: &mut guard });
-        }
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.waker.wake();
-        }
-    }
-
-    /// Takes the whole pending batch. The next push after this wakes the consumer again.
-    pub fn take(&self) -> Vec<u8> {
-        let taken = {
-            let mut guard = match self.buf.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            self.scheduled.store(false, Ordering::Release);
-            std::mem::replace(&mut *guard, Vec::with_capacity(4096))
-        };
-        self.drained.notify_waiters();
-        taken
-    }
-
-    fn pending(&self) -> usize {
-        match self.buf.lock() {
-            Ok(g) => g.len(),
-            Err(poisoned) => poisoned.into_inner().len(),
-        }
-    }
-
-    /// Waits while the consumer is behind by more than the high-water mark.
-    pub async fn wait_for_room(&self) {
-        loop {
-            let drained = self.drained.notified();
-            if self.pending() < HIGH_WATER {
-                return;
-            }
-            drained.await;
-        }
-    }
-}
-
-/// Appends fields to the batch buffer. Lengths that do not fit their field are clamped by the
-/// callers' own limits (header sizes are bounded by `maxHeaderSize` long before 4 GiB).
+/// Appends events to a batch buffer. Lengths that do not fit their field are clamped; the
+/// callers' own limits (`maxHeaderSize`, read sizes) keep real values far below them.
 pub struct Encoder<'a> {
     out: &'a mut Vec<u8>,
 }
 
-impl Encoder<'_> {
-    pub fn head(&mut self, kind: u8, conn: u32) {
+impl<'a> Encoder<'a> {
+    pub fn new(out: &'a mut Vec<u8>) -> Self {
+        Encoder { out }
+    }
+
+    pub fn open(
+        &mut self,
+        id: u32,
+        remote: Option<SocketAddr>,
+        local: Option<SocketAddr>,
+        tls: &Negotiated,
+    ) {
+        self.head(OPEN, id);
+        self.addr(remote);
+        self.addr(local);
+        self.u16(tls.version);
+        self.u16(tls.cipher);
+        self.str8(&tls.alpn);
+        self.str8(tls.servername.as_bytes());
+        self.u16(tls.group);
+        let (state, error) = match tls.client_auth {
+            None => (CLIENT_AUTH_NOT_ASKED, 0),
+            Some(Ok(())) => (CLIENT_AUTH_VERIFIED, 0),
+            Some(Err(e)) => (CLIENT_AUTH_NOT_VERIFIED, e as u8),
+        };
+        self.u8(state);
+        self.u8(error);
+        self.u8(u8::from(tls.resumed));
+        let certs = &tls.peer_chain[..tls.peer_chain.len().min(u8::MAX as usize)];
+        self.u8(certs.len() as u8);
+        for cert in certs {
+            self.bytes32(cert);
+        }
+    }
+
+    /// A request head parsed from `buf`; `after` is what followed it (sent for upgrades only).
+    pub fn request(&mut self, id: u32, head: &Head, buf: &[u8], flags: u8) {
+        self.head(REQUEST, id);
+        self.u8(flags);
+        self.u8(head.minor_version);
+        self.str8(&buf[head.method.clone()]);
+        self.bytes32(&buf[head.target.clone()]);
+        let headers = &head.headers[..head.headers.len().min(u16::MAX as usize)];
+        self.u16(headers.len() as u16);
+        for (name, value) in headers {
+            self.str16(&buf[name.clone()]);
+            self.bytes32(&buf[value.clone()]);
+        }
+        if flags & FLAG_UPGRADE != 0 {
+            self.bytes32(&buf[head.len..]);
+        }
+    }
+
+    pub fn body(&mut self, id: u32, data: &[u8]) {
+        self.head(BODY, id);
+        self.bytes32(data);
+    }
+
+    pub fn end<N: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, id: u32, trailers: &[(N, V)]) {
+        self.head(END, id);
+        let trailers = &trailers[..trailers.len().min(u16::MAX as usize)];
+        self.u16(trailers.len() as u16);
+        for (name, value) in trailers {
+            self.str16(name.as_ref());
+            self.bytes32(value.as_ref());
+        }
+    }
+
+    pub fn peer_end(&mut self, id: u32) {
+        self.head(PEER_END, id);
+    }
+
+    pub fn close(&mut self, id: u32, reason: CloseReason, detail: &str) {
+        self.head(CLOSE, id);
+        self.u8(reason as u8);
+        self.str16(detail.as_bytes());
+    }
+
+    pub fn drain(&mut self, id: u32) {
+        self.head(DRAIN, id);
+    }
+
+    pub fn client_error(&mut self, id: u32, error: RequestError, raw: &[u8]) {
+        self.head(CLIENT_ERROR, id);
+        self.u8(error as u8);
+        self.bytes32(raw);
+    }
+
+    pub fn tls_error(
+        &mut self,
+        failure: HandshakeFailure,
+        detail: &str,
+        remote: Option<SocketAddr>,
+    ) {
+        self.head(TLS_ERROR, 0);
+        self.u8(failure as u8);
+        self.str16(detail.as_bytes());
+        self.addr(remote);
+    }
+
+    pub fn accept_error(&mut self, errno: i32, detail: &str) {
+        self.head(ACCEPT_ERROR, 0);
+        self.out.extend_from_slice(&errno.to_le_bytes());
+        self.str16(detail.as_bytes());
+    }
+
+    pub fn data(&mut self, id: u32, data: &[u8]) {
+        self.head(DATA, id);
+        self.bytes32(data);
+    }
+
+    pub fn keylog(&mut self, id: u32, line: &[u8]) {
+        self.head(KEYLOG, id);
+        self.bytes32(line);
+    }
+
+    pub fn hello<P: AsRef<[u8]>>(
+        &mut self,
+        hello: u32,
+        servername: &str,
+        offers_alpn: bool,
+        protocols: &[P],
+        remote: Option<SocketAddr>,
+    ) {
+        self.head(HELLO, 0);
+        self.u32(hello);
+        self.str8(servername.as_bytes());
+        self.u8(u8::from(offers_alpn));
+        let protocols = &protocols[..protocols.len().min(u8::MAX as usize)];
+        self.u8(protocols.len() as u8);
+        for protocol in protocols {
+            self.str8(protocol.as_ref());
+        }
+        self.addr(remote);
+    }
+
+    fn head(&mut self, kind: u8, conn: u32) {
         self.out.push(kind);
         self.u32(conn);
     }
-    pub fn u8(&mut self, v: u8) {
+    fn u8(&mut self, v: u8) {
         self.out.push(v);
     }
-    pub fn u16(&mut self, v: u16) {
+    fn u16(&mut self, v: u16) {
         self.out.extend_from_slice(&v.to_le_bytes());
     }
-    pub fn u32(&mut self, v: u32) {
+    fn u32(&mut self, v: u32) {
         self.out.extend_from_slice(&v.to_le_bytes());
     }
-    pub fn i32(&mut self, v: i32) {
-        self.out.extend_from_slice(&v.to_le_bytes());
-    }
-    pub fn str8(&mut self, s: &[u8]) {
+    fn str8(&mut self, s: &[u8]) {
         let s = &s[..s.len().min(u8::MAX as usize)];
         self.out.push(s.len() as u8);
         self.out.extend_from_slice(s);
     }
-    pub fn str16(&mut self, s: &[u8]) {
+    fn str16(&mut self, s: &[u8]) {
         let s = &s[..s.len().min(u16::MAX as usize)];
         self.u16(s.len() as u16);
         self.out.extend_from_slice(s);
     }
-    pub fn bytes32(&mut self, s: &[u8]) {
+    fn bytes32(&mut self, s: &[u8]) {
         let s = &s[..s.len().min(u32::MAX as usize)];
         self.u32(s.len() as u32);
         self.out.extend_from_slice(s);
+    }
+    fn addr(&mut self, addr: Option<SocketAddr>) {
+        match addr {
+            Some(a) => {
+                let ip = a.ip().to_canonical();
+                self.str8(ip.to_string().as_bytes());
+                self.u16(a.port());
+                self.u8(if ip.is_ipv4() { 4 } else { 6 });
+            }
+            None => {
+                self.str8(b"");
+                self.u16(0);
+                self.u8(0);
+            }
+        }
+    }
+}
+
+/// One decoded event, owning its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Open {
+        id: u32,
+        remote: Option<SocketAddr>,
+        local: Option<SocketAddr>,
+        tls: Negotiated,
+    },
+    Request {
+        id: u32,
+        flags: u8,
+        minor: u8,
+        method: String,
+        target: String,
+        headers: Vec<(String, String)>,
+        upgrade_head: Option<Vec<u8>>,
+    },
+    Body {
+        id: u32,
+        data: Vec<u8>,
+    },
+    End {
+        id: u32,
+        trailers: Vec<(String, String)>,
+    },
+    PeerEnd {
+        id: u32,
+    },
+    Close {
+        id: u32,
+        reason: CloseReason,
+        detail: String,
+    },
+    Drain {
+        id: u32,
+    },
+    ClientError {
+        id: u32,
+        error: RequestError,
+        raw: Vec<u8>,
+    },
+    TlsError {
+        failure: HandshakeFailure,
+        detail: String,
+        remote: Option<SocketAddr>,
+    },
+    AcceptError {
+        errno: i32,
+        detail: String,
+    },
+    Data {
+        id: u32,
+        data: Vec<u8>,
+    },
+    Keylog {
+        id: u32,
+        line: Vec<u8>,
+    },
+    Hello {
+        hello: u32,
+        servername: String,
+        offers_alpn: bool,
+        alpn: Vec<String>,
+        remote: Option<SocketAddr>,
+    },
+}
+
+/// Why a batch could not be decoded: it ended inside an event, or held a value no encoder
+/// writes. Either means the producer and the decoder disagree about the format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    pub offset: usize,
+    pub what: &'static str,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad event batch at byte {}: {}", self.offset, self.what)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes a whole batch. Strings are read as latin1 where the JS side reads them so (request
+/// lines and headers), as UTF-8 where it reads UTF-8 (details).
+pub fn decode(buf: &[u8]) -> Result<Vec<Event>, DecodeError> {
+    let mut r = Reader { buf, at: 0 };
+    let mut out = Vec::new();
+    while r.at < buf.len() {
+        out.push(r.event()?);
+    }
+    Ok(out)
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+type Decoded<T> = Result<T, DecodeError>;
+
+impl Reader<'_> {
+    fn fail<T>(&self, what: &'static str) -> Decoded<T> {
+        Err(DecodeError {
+            offset: self.at,
+            what,
+        })
+    }
+    fn take(&mut self, n: usize) -> Decoded<&[u8]> {
+        if self.buf.len() - self.at < n {
+            return self.fail("the batch ends inside an event");
+        }
+        let s = &self.buf[self.at..self.at + n];
+        self.at += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Decoded<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Decoded<u16> {
+        let s = self.take(2)?;
+        Ok(u16::from_le_bytes([s[0], s[1]]))
+    }
+    fn u32(&mut self) -> Decoded<u32> {
+        let s = self.take(4)?;
+        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn i32(&mut self) -> Decoded<i32> {
+        let s = self.take(4)?;
+        Ok(i32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn bytes(&mut self, len: usize) -> Decoded<Vec<u8>> {
+        Ok(self.take(len)?.to_vec())
+    }
+    fn latin1(&mut self, len: usize) -> Decoded<String> {
+        Ok(self.take(len)?.iter().map(|&b| char::from(b)).collect())
+    }
+    fn str8(&mut self) -> Decoded<String> {
+        let n = self.u8()? as usize;
+        self.latin1(n)
+    }
+    fn str16(&mut self) -> Decoded<String> {
+        let n = self.u16()? as usize;
+        self.latin1(n)
+    }
+    fn utf8_16(&mut self) -> Decoded<String> {
+        let n = self.u16()? as usize;
+        Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
+    }
+    fn bytes32(&mut self) -> Decoded<Vec<u8>> {
+        let n = self.u32()? as usize;
+        self.bytes(n)
+    }
+    fn str32(&mut self) -> Decoded<String> {
+        let n = self.u32()? as usize;
+        self.latin1(n)
+    }
+    fn addr(&mut self) -> Decoded<Option<SocketAddr>> {
+        let ip = self.str8()?;
+        let port = self.u16()?;
+        let family = self.u8()?;
+        if family == 0 {
+            return Ok(None);
+        }
+        match ip.parse::<IpAddr>() {
+            Ok(ip) => Ok(Some(SocketAddr::new(ip, port))),
+            Err(_) => self.fail("an address that is not an IP"),
+        }
+    }
+    fn pairs(&mut self) -> Decoded<Vec<(String, String)>> {
+        let n = self.u16()?;
+        (0..n).map(|_| Ok((self.str16()?, self.str32()?))).collect()
+    }
+
+    fn event(&mut self) -> Decoded<Event> {
+        let kind = self.u8()?;
+        let id = self.u32()?;
+        Ok(match kind {
+            OPEN => {
+                let remote = self.addr()?;
+                let local = self.addr()?;
+                let version = self.u16()?;
+                let cipher = self.u16()?;
+                let alpn = self.u8()? as usize;
+                let alpn = self.bytes(alpn)?;
+                let servername = self.str8()?;
+                let group = self.u16()?;
+                let state = self.u8()?;
+                let error = self.u8()?;
+                let client_auth = match state {
+                    CLIENT_AUTH_NOT_ASKED => None,
+                    CLIENT_AUTH_VERIFIED => Some(Ok(())),
+                    _ => match VerifyError::from_u8(error) {
+                        Some(e) => Some(Err(e)),
+                        None => return self.fail("an unknown verify error"),
+                    },
+                };
+                let resumed = self.u8()? == 1;
+                let certs = self.u8()?;
+                let peer_chain = (0..certs).map(|_| self.bytes32()).collect::<Decoded<_>>()?;
+                Event::Open {
+                    id,
+                    remote,
+                    local,
+                    tls: Negotiated {
+                        version,
+                        cipher,
+                        alpn,
+                        servername,
+                        group,
+                        client_auth,
+                        resumed,
+                        peer_chain,
+                    },
+                }
+            }
+            REQUEST => {
+                let flags = self.u8()?;
+                let minor = self.u8()?;
+                let method = self.str8()?;
+                let target = self.str32()?;
+                let headers = self.pairs()?;
+                let upgrade_head = if flags & FLAG_UPGRADE != 0 {
+                    Some(self.bytes32()?)
+                } else {
+                    None
+                };
+                Event::Request {
+                    id,
+                    flags,
+                    minor,
+                    method,
+                    target,
+                    headers,
+                    upgrade_head,
+                }
+            }
+            BODY => Event::Body {
+                id,
+                data: self.bytes32()?,
+            },
+            END => Event::End {
+                id,
+                trailers: self.pairs()?,
+            },
+            PEER_END => Event::PeerEnd { id },
+            CLOSE => {
+                let Some(reason) = CloseReason::from_u8(self.u8()?) else {
+                    return self.fail("an unknown close reason");
+                };
+                Event::Close {
+                    id,
+                    reason,
+                    detail: self.utf8_16()?,
+                }
+            }
+            DRAIN => Event::Drain { id },
+            CLIENT_ERROR => {
+                let Some(error) = RequestError::from_u8(self.u8()?) else {
+                    return self.fail("an unknown request error");
+                };
+                Event::ClientError {
+                    id,
+                    error,
+                    raw: self.bytes32()?,
+                }
+            }
+            TLS_ERROR => {
+                let Some(failure) = HandshakeFailure::from_u8(self.u8()?) else {
+                    return self.fail("an unknown handshake failure");
+                };
+                Event::TlsError {
+                    failure,
+                    detail: self.utf8_16()?,
+                    remote: self.addr()?,
+                }
+            }
+            ACCEPT_ERROR => Event::AcceptError {
+                errno: self.i32()?,
+                detail: self.utf8_16()?,
+            },
+            DATA => Event::Data {
+                id,
+                data: self.bytes32()?,
+            },
+            KEYLOG => Event::Keylog {
+                id,
+                line: self.bytes32()?,
+            },
+            HELLO => {
+                let hello = self.u32()?;
+                let servername = self.str8()?;
+                let offers_alpn = self.u8()? == 1;
+                let count = self.u8()?;
+                let alpn = (0..count).map(|_| self.str8()).collect::<Decoded<_>>()?;
+                Event::Hello {
+                    hello,
+                    servername,
+                    offers_alpn,
+                    alpn,
+                    remote: self.addr()?,
+                }
+            }
+            _ => return self.fail("an unknown event kind"),
+        })
     }
 }

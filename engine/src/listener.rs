@@ -4,11 +4,19 @@
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+#[cfg(unix)]
 use std::path::Path;
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
+
+/// The errno of a socket call for an address family the machine lacks (no IPv6).
+#[cfg(unix)]
+const EAFNOSUPPORT: i32 = libc::EAFNOSUPPORT;
+/// WSAEAFNOSUPPORT: Windows reports socket errors with its own numbers.
+#[cfg(windows)]
+const EAFNOSUPPORT: i32 = 10047;
 
 /// Where to listen on TCP. `host: None` is Node's default: `::` dual-stack, or `0.0.0.0`
 /// where the machine has no IPv6.
@@ -50,10 +58,11 @@ impl Listener for TcpListener {
     }
 }
 
-impl Listener for UnixListener {
+#[cfg(unix)]
+impl Listener for tokio::net::UnixListener {
     type Stream = tokio::net::UnixStream;
     async fn accept(&self) -> io::Result<Accepted<Self::Stream>> {
-        let (stream, _) = UnixListener::accept(self).await?;
+        let (stream, _) = tokio::net::UnixListener::accept(self).await?;
         Ok(Accepted {
             stream,
             remote: None,
@@ -68,8 +77,8 @@ pub fn bind_tcp(opts: &ListenOptions) -> io::Result<std::net::TcpListener> {
     match opts.host {
         Some(ip) => bind_addr(SocketAddr::new(ip, opts.port), opts),
         None => bind_addr(any_v6, opts).or_else(|e| match e.raw_os_error() {
-            // EAFNOSUPPORT: no IPv6 on this machine; Node falls back to IPv4 the same way.
-            Some(97) => bind_addr(any_v4, opts),
+            // No IPv6 on this machine; Node falls back to IPv4 the same way.
+            Some(EAFNOSUPPORT) => bind_addr(any_v4, opts),
             _ => Err(e),
         }),
     }
@@ -92,10 +101,11 @@ fn bind_addr(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::net::Tcp
 }
 
 /// Binds a unix domain socket. As in Node, an existing file at `path` is an EADDRINUSE.
+#[cfg(unix)]
 pub fn bind_unix(path: &Path, backlog: i32) -> io::Result<std::os::unix::net::UnixListener> {
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&SockAddr::unix(path)?)?;
+    socket.bind(&socket2::SockAddr::unix(path)?)?;
     socket.listen(backlog)?;
     Ok(socket.into())
 }

@@ -3,20 +3,70 @@
 
 use std::ops::Range;
 
-/// A rejected request: Node's `clientError` carries `code` (llhttp's `HPE_*`) and `reason`.
+/// Why a request was refused. The engine only tells which rejection it is; the napi glue names
+/// each one as Node's parser (llhttp) does, with its `HPE_*` code and reason, for `clientError`.
+/// The discriminants are the wire values of CLIENT_ERROR events (`events`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseError {
-    pub code: &'static str,
-    pub reason: &'static str,
+#[repr(u8)]
+pub enum RequestError {
+    /// The head is larger than `maxHeaderSize` (Node answers 431).
+    HeaderOverflow = 1,
+    InvalidHeaderToken = 2,
+    InvalidHeaderValue = 3,
+    LfExpected = 4,
+    InvalidMethod = 5,
+    InvalidVersion = 6,
+    InvalidStatus = 7,
+    InvalidContentLength = 8,
+    DuplicateContentLength = 9,
+    TransferEncodingWithContentLength = 10,
+    /// `Transfer-Encoding` whose final coding is not `chunked`.
+    InvalidTransferEncoding = 11,
+    InvalidChunkSize = 12,
+    /// A chunk's data is not followed by CRLF, or a size line ends in a bare LF.
+    ChunkCrlfExpected = 13,
+    /// Chunk extensions past 16 KiB (Node answers 413).
+    ChunkExtensionsOverflow = 14,
+    /// `headersTimeout` or `requestTimeout` ran out (Node answers 408).
+    Timeout = 15,
 }
 
-impl ParseError {
-    pub const fn new(code: &'static str, reason: &'static str) -> Self {
-        ParseError { code, reason }
+impl RequestError {
+    /// Every variant, for tables that name them.
+    pub const ALL: [RequestError; 15] = [
+        RequestError::HeaderOverflow,
+        RequestError::InvalidHeaderToken,
+        RequestError::InvalidHeaderValue,
+        RequestError::LfExpected,
+        RequestError::InvalidMethod,
+        RequestError::InvalidVersion,
+        RequestError::InvalidStatus,
+        RequestError::InvalidContentLength,
+        RequestError::DuplicateContentLength,
+        RequestError::TransferEncodingWithContentLength,
+        RequestError::InvalidTransferEncoding,
+        RequestError::InvalidChunkSize,
+        RequestError::ChunkCrlfExpected,
+        RequestError::ChunkExtensionsOverflow,
+        RequestError::Timeout,
+    ];
+
+    pub fn from_u8(v: u8) -> Option<RequestError> {
+        RequestError::ALL.iter().copied().find(|e| *e as u8 == v)
     }
 }
 
-pub const HEADER_OVERFLOW: ParseError = ParseError::new("HPE_HEADER_OVERFLOW", "Header overflow");
+/// Why one parse attempt stopped: a refusal, or a header array too small for this head.
+enum Attempt {
+    Refused(RequestError),
+    HeaderArrayFull,
+}
+
+impl From<RequestError> for Attempt {
+    fn from(e: RequestError) -> Self {
+        Attempt::Refused(e)
+    }
+}
 
 /// How the request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,24 +95,20 @@ const INLINE_HEADERS: usize = 64;
 
 /// Parses a request head from `buf`. `Ok(None)` means more bytes are needed; a head larger than
 /// `max_size` is rejected as Node rejects it (431 via `HPE_HEADER_OVERFLOW`).
-pub fn parse_head(buf: &[u8], max_size: usize) -> Result<Option<Head>, ParseError> {
+pub fn parse_head(buf: &[u8], max_size: usize) -> Result<Option<Head>, RequestError> {
     let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
     match parse_with(buf, &mut inline, max_size) {
-        Err(ParseError {
-            code: "HPE_TOO_MANY",
-            ..
-        }) => {
+        Ok(head) => Ok(head),
+        Err(Attempt::Refused(e)) => Err(e),
+        Err(Attempt::HeaderArrayFull) => {
             // Every header line takes at least 3 bytes ("a:\n"), which bounds the array.
             let mut heap = vec![httparse::EMPTY_HEADER; (max_size / 3).max(INLINE_HEADERS * 2)];
             match parse_with(buf, &mut heap, max_size) {
-                Err(ParseError {
-                    code: "HPE_TOO_MANY",
-                    ..
-                }) => Err(HEADER_OVERFLOW),
-                other => other,
+                Ok(head) => Ok(head),
+                Err(Attempt::Refused(e)) => Err(e),
+                Err(Attempt::HeaderArrayFull) => Err(RequestError::HeaderOverflow),
             }
         }
-        other => other,
     }
 }
 
@@ -70,33 +116,31 @@ fn parse_with<'b>(
     buf: &'b [u8],
     headers: &mut [httparse::Header<'b>],
     max_size: usize,
-) -> Result<Option<Head>, ParseError> {
+) -> Result<Option<Head>, Attempt> {
     let mut req = httparse::Request::new(headers);
     let status = match req.parse(buf) {
         Ok(s) => s,
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(ParseError::new("HPE_TOO_MANY", "too many headers"))
-        }
+        Err(httparse::Error::TooManyHeaders) => return Err(Attempt::HeaderArrayFull),
         Err(e) => {
             // An oversized head that is still incomplete is reported as overflow, not garbage.
             if buf.len() > max_size && !matches!(e, httparse::Error::Token) {
-                return Err(HEADER_OVERFLOW);
+                return Err(RequestError::HeaderOverflow.into());
             }
-            return Err(map_httparse(e));
+            return Err(map_httparse(e).into());
         }
     };
     let len = match status {
         httparse::Status::Complete(n) => n,
         httparse::Status::Partial => {
             return if buf.len() > max_size {
-                Err(HEADER_OVERFLOW)
+                Err(RequestError::HeaderOverflow.into())
             } else {
                 Ok(None)
             };
         }
     };
     if len > max_size {
-        return Err(HEADER_OVERFLOW);
+        return Err(RequestError::HeaderOverflow.into());
     }
     let base = buf.as_ptr() as usize;
     let range = |s: &[u8]| {
@@ -121,10 +165,7 @@ fn parse_with<'b>(
         let value = h.value;
         if name.eq_ignore_ascii_case(b"content-length") {
             if content_length.is_some() {
-                return Err(ParseError::new(
-                    "HPE_UNEXPECTED_CONTENT_LENGTH",
-                    "Duplicate Content-Length",
-                ));
+                return Err(RequestError::DuplicateContentLength.into());
             }
             content_length = Some(parse_content_length(value)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -145,16 +186,10 @@ fn parse_with<'b>(
     }
     if has_te {
         if content_length.is_some() {
-            return Err(ParseError::new(
-                "HPE_INVALID_TRANSFER_ENCODING",
-                "Transfer-Encoding can't be present with Content-Length",
-            ));
+            return Err(RequestError::TransferEncodingWithContentLength.into());
         }
         if !chunked {
-            return Err(ParseError::new(
-                "HPE_INVALID_TRANSFER_ENCODING",
-                "Request has invalid `Transfer-Encoding`",
-            ));
+            return Err(RequestError::InvalidTransferEncoding.into());
         }
         framing = Framing::Chunked;
     } else if let Some(n) = content_length {
@@ -180,24 +215,21 @@ fn parse_with<'b>(
     }))
 }
 
-fn map_httparse(e: httparse::Error) -> ParseError {
+fn map_httparse(e: httparse::Error) -> RequestError {
     use httparse::Error::*;
     match e {
-        HeaderName => ParseError::new("HPE_INVALID_HEADER_TOKEN", "Invalid header token"),
-        HeaderValue => ParseError::new("HPE_INVALID_HEADER_TOKEN", "Invalid header value char"),
-        NewLine => ParseError::new("HPE_LF_EXPECTED", "Missing expected LF after header value"),
-        Token => ParseError::new("HPE_INVALID_METHOD", "Invalid method encountered"),
-        Version => ParseError::new("HPE_INVALID_VERSION", "Invalid HTTP version"),
-        TooManyHeaders => HEADER_OVERFLOW,
-        Status => ParseError::new("HPE_INVALID_STATUS", "Invalid status code"),
+        HeaderName => RequestError::InvalidHeaderToken,
+        HeaderValue => RequestError::InvalidHeaderValue,
+        NewLine => RequestError::LfExpected,
+        Token => RequestError::InvalidMethod,
+        Version => RequestError::InvalidVersion,
+        TooManyHeaders => RequestError::HeaderOverflow,
+        Status => RequestError::InvalidStatus,
     }
 }
 
-fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
-    const INVALID: ParseError = ParseError::new(
-        "HPE_INVALID_CONTENT_LENGTH",
-        "Invalid character in Content-Length",
-    );
+fn parse_content_length(value: &[u8]) -> Result<u64, RequestError> {
+    const INVALID: RequestError = RequestError::InvalidContentLength;
     let digits = trim(value);
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(INVALID);
@@ -230,7 +262,7 @@ fn trim(s: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Option<Head>, ParseError> {
+    fn parse(s: &str) -> Result<Option<Head>, RequestError> {
         parse_head(s.as_bytes(), 16 * 1024)
     }
 
@@ -273,21 +305,24 @@ mod tests {
     fn rejects_smuggling_shapes() {
         let both =
             parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
-        assert_eq!(both.unwrap_err().code, "HPE_INVALID_TRANSFER_ENCODING");
+        assert_eq!(
+            both.unwrap_err(),
+            RequestError::TransferEncodingWithContentLength
+        );
         let dup = parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n");
-        assert_eq!(dup.unwrap_err().code, "HPE_UNEXPECTED_CONTENT_LENGTH");
+        assert_eq!(dup.unwrap_err(), RequestError::DuplicateContentLength);
         let bad = parse("POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n");
-        assert_eq!(bad.unwrap_err().code, "HPE_INVALID_CONTENT_LENGTH");
+        assert_eq!(bad.unwrap_err(), RequestError::InvalidContentLength);
         let te = parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
-        assert_eq!(te.unwrap_err().code, "HPE_INVALID_TRANSFER_ENCODING");
+        assert_eq!(te.unwrap_err(), RequestError::InvalidTransferEncoding);
     }
 
     #[test]
     fn oversized_head_is_header_overflow() {
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000));
-        assert_eq!(parse(&big).unwrap_err(), HEADER_OVERFLOW);
+        assert_eq!(parse(&big).unwrap_err(), RequestError::HeaderOverflow);
         let partial = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(20_000));
-        assert_eq!(parse(&partial).unwrap_err(), HEADER_OVERFLOW);
+        assert_eq!(parse(&partial).unwrap_err(), RequestError::HeaderOverflow);
     }
 
     #[test]
@@ -303,12 +338,12 @@ mod tests {
     #[test]
     fn garbage_is_a_parse_error() {
         assert_eq!(
-            parse("G(T / HTTP/1.1\r\n\r\n").unwrap_err().code,
-            "HPE_INVALID_METHOD"
+            parse("G(T / HTTP/1.1\r\n\r\n").unwrap_err(),
+            RequestError::InvalidMethod
         );
         assert_eq!(
-            parse("GET / HTTP/9.9\r\n\r\n").unwrap_err().code,
-            "HPE_INVALID_VERSION"
+            parse("GET / HTTP/9.9\r\n\r\n").unwrap_err(),
+            RequestError::InvalidVersion
         );
     }
 

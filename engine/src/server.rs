@@ -1,49 +1,90 @@
-//! A server: the listening socket, the accept loop, TLS handshakes, and the registry through
-//! which the JS side reaches each live connection by id.
+//! A server: the listening socket, the accept loop, and the registry through which the JS side
+//! reaches each live connection by id.
+//!
+//! Lifecycle: each accepted connection is one task that owns it from accept to close. The task
+//! runs the handshake (`handshake`), registers the connection, sends OPEN, serves it
+//! (`conn::serve`) and deregisters it; deregistering and the CLOSE event live in a guard the
+//! task owns, so they happen on every way out, a panic included. Each connection has a
+//! cancellation token, a child of the server's: `destroy()` cancels one connection,
+//! `shutdown()` (the Node environment going away) cancels them all, handshakes included.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
+use tokio_util::sync::CancellationToken;
 
-use crate::conn::{self, ConnHandle};
+use crate::conn::{self, CloseReason, ConnHandle};
 use crate::error::EngineError;
-use crate::events::{self, EventQueue, Waker};
-use crate::hello::{self, HelloAnswer, HelloHooks, HelloInfo};
-use crate::keylog;
+use crate::event_queue::{EventQueue, Waker};
+use crate::events::Negotiated;
+use crate::handshake;
+use crate::hello::{self, HelloAnswer, HelloHooks};
 use crate::limits::Limits;
 use crate::listener::{self, Accepted, ListenOptions, Listener};
 use crate::runtime;
 use crate::tickets::TicketKeys;
 use crate::tls::{self, ServerTls, SniContexts, TlsOptions};
 
-struct Shared {
-    events: Arc<EventQueue>,
-    limits: Arc<Limits>,
+pub(crate) struct Shared {
+    pub(crate) events: Arc<EventQueue>,
+    pub(crate) limits: Arc<Limits>,
     tls: RwLock<Option<Arc<ServerTls>>>,
     sni: Arc<SniContexts>,
     tickets: Option<Arc<TicketKeys>>,
-    keylog: AtomicBool,
+    pub(crate) keylog: AtomicBool,
     /// `SNICallback` (bit 0) and `ALPNCallback` (bit 1) are set.
     hooks: AtomicU8,
-    hellos: Arc<hello::Pending>,
+    pub(crate) hellos: Arc<hello::Pending>,
     conns: Mutex<HashMap<u32, ConnHandle>>,
     next_id: AtomicU32,
-    stop: Mutex<Option<oneshot::Sender<()>>>,
+    listening: Mutex<Option<Listening>>,
+    /// Cancelled when the server shuts down; every connection's token is its child.
+    shutdown: CancellationToken,
 }
+
+impl Shared {
+    pub(crate) fn hello_hooks(&self) -> HelloHooks {
+        let bits = self.hooks.load(Ordering::Relaxed);
+        HelloHooks {
+            sni: bits & 1 != 0,
+            alpn: bits & 2 != 0,
+        }
+    }
+}
+
+/// The accept loop of a listening server, as `stop_accepting` reaches it.
+struct Listening {
+    stop: oneshot::Sender<()>,
+    /// Disconnects once the accept loop has dropped its socket (the port is free again).
+    released: mpsc::Receiver<()>,
+}
+
+/// How long `stop_accepting` waits for the listening socket to close. Node frees the port
+/// before `close()` returns; waiting here keeps a re-bind right after `close()` working.
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
 
 /// One HTTP(S) server. Cheap to share; all methods may be called from any thread.
 #[derive(Clone)]
 pub struct Server {
     shared: Arc<Shared>,
+}
+
+/// A server reference that does not keep it alive (for the napi glue's environment cleanup
+/// hook, which must not outlive or pin the server it would shut down).
+#[derive(Clone)]
+pub struct WeakServer(Weak<Shared>);
+
+impl WeakServer {
+    pub fn upgrade(&self) -> Option<Server> {
+        self.0.upgrade().map(|shared| Server { shared })
+    }
 }
 
 /// Why starting a listener failed: an engine condition, or a socket error still to be
@@ -82,9 +123,14 @@ impl Server {
                 hellos: Arc::default(),
                 conns: Mutex::new(HashMap::new()),
                 next_id: AtomicU32::new(1),
-                stop: Mutex::new(None),
+                listening: Mutex::new(None),
+                shutdown: CancellationToken::new(),
             }),
         }
+    }
+
+    pub fn downgrade(&self) -> WeakServer {
+        WeakServer(Arc::downgrade(&self.shared))
     }
 
     pub fn limits(&self) -> &Limits {
@@ -94,6 +140,11 @@ impl Server {
     /// Takes every event produced since the last call (see `events` for the layout).
     pub fn take_events(&self) -> Vec<u8> {
         self.shared.events.take()
+    }
+
+    /// Undelivered event bytes above which reading and accepting pause.
+    pub fn set_event_high_water(&self, bytes: usize) {
+        self.shared.events.set_high_water(bytes);
     }
 
     /// Sets (or replaces, for `setSecureContext`) the TLS configuration. Handshakes that
@@ -155,14 +206,15 @@ impl Server {
     }
 
     /// Binds a unix domain socket at `path` and starts accepting.
-    pub fn listen_unix(&self, path: &Path, backlog: i32) -> Result<(), EngineError> {
+    #[cfg(unix)]
+    pub fn listen_unix(&self, path: &std::path::Path, backlog: i32) -> Result<(), EngineError> {
         let io_err = |source| EngineError::Io {
             syscall: "listen",
             source,
         };
         self.start(|| {
             let std_listener = listener::bind_unix(path, backlog)?;
-            Ok((UnixListener::from_std(std_listener)?, ()))
+            Ok((tokio::net::UnixListener::from_std(std_listener)?, ()))
         })
         .map_err(|e| e.map_io(io_err))
     }
@@ -171,8 +223,8 @@ impl Server {
         &self,
         bind: impl FnOnce() -> io::Result<(L, T)>,
     ) -> Result<T, StartError> {
-        let mut stop = lock(&self.shared.stop);
-        if stop.is_some() {
+        let mut listening = lock(&self.shared.listening);
+        if listening.is_some() {
             return Err(StartError::Engine(EngineError::AlreadyListening));
         }
         let rt = runtime::get().map_err(StartError::Engine)?;
@@ -181,17 +233,28 @@ impl Server {
             let _guard = rt.enter();
             bind().map_err(StartError::Io)?
         };
-        let (tx, rx) = oneshot::channel();
-        *stop = Some(tx);
-        rt.spawn(accept_loop(listener, self.shared.clone(), rx));
+        let (stop, stopped) = oneshot::channel();
+        let (release, released) = mpsc::channel();
+        *listening = Some(Listening { stop, released });
+        rt.spawn(accept_loop(listener, release, self.shared.clone(), stopped));
         Ok(bound)
     }
 
-    /// Stops accepting and releases the port. Open connections are not touched.
+    /// Stops accepting and releases the port before returning (within `RELEASE_WAIT`). Open
+    /// connections are not touched.
     pub fn stop_accepting(&self) {
-        if let Some(tx) = lock(&self.shared.stop).take() {
-            let _ = tx.send(());
-        }
+        let Some(listening) = lock(&self.shared.listening).take() else {
+            return;
+        };
+        let _ = listening.stop.send(());
+        let _ = listening.released.recv_timeout(RELEASE_WAIT);
+    }
+
+    /// Stops accepting and ends every connection, handshakes included (the Node environment
+    /// that owned the server is going away). The server cannot listen again.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.stop_accepting();
     }
 
     pub fn connection_count(&self) -> usize {
@@ -235,6 +298,12 @@ impl Server {
         self.on_conn(id, |c| c.upgrade(raw))
     }
 
+    /// Makes connection `id`'s task panic: for tests that an engine bug costs one connection,
+    /// not the server, and that the JS side still sees it close.
+    pub fn inject_fault(&self, id: u32) {
+        self.on_conn(id, ConnHandle::inject_fault)
+    }
+
     /// Commands for a connection that is already gone are dropped: its CLOSE event is on its
     /// way to the JS side.
     fn on_conn(&self, id: u32, command: impl FnOnce(&ConnHandle)) {
@@ -244,31 +313,41 @@ impl Server {
     }
 }
 
+/// Accepts until stopped or shut down. Accepting waits while the consumer is behind on events,
+/// like reading does: new connections then wait in the kernel's backlog.
 async fn accept_loop<L: Listener>(
     listener: L,
+    release: mpsc::Sender<()>,
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
 ) {
     loop {
+        let accept = async {
+            shared.events.wait_for_room().await;
+            listener.accept().await
+        };
         tokio::select! {
-            _ = &mut stop => return,
-            accepted = listener.accept() => match accepted {
+            biased;
+            _ = &mut stop => break,
+            _ = shared.shutdown.cancelled() => break,
+            accepted = accept => match accepted {
                 Ok(conn) => {
-                    tokio::spawn(handle_connection(conn, shared.clone()));
+                    tokio::spawn(connection(conn, shared.clone()));
                 }
                 Err(e) if is_per_connection_error(&e) => {}
                 Err(e) => {
-                    shared.events.push(|ev| {
-                        ev.head(events::ACCEPT_ERROR, 0);
-                        ev.i32(e.raw_os_error().unwrap_or(0));
-                        ev.str16(e.to_string().as_bytes());
-                    });
+                    let errno = e.raw_os_error().unwrap_or(0);
+                    let detail = e.to_string();
+                    shared.events.push(|ev| ev.accept_error(errno, &detail));
                     // Out of descriptors: back off instead of spinning on the same error.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
     }
+    // The socket first, then the signal that it is closed.
+    drop(listener);
+    drop(release);
 }
 
 fn is_per_connection_error(e: &io::Error) -> bool {
@@ -280,279 +359,101 @@ fn is_per_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// What the OPEN event tells the JS side about a connection.
-#[derive(Default)]
-struct ConnInfo {
-    remote: Option<SocketAddr>,
-    local: Option<SocketAddr>,
-    protocol: &'static str,
-    cipher: String,
-    alpn: Vec<u8>,
-    servername: String,
-    group: String,
-    /// With client certificates requested: the verdict and the chain the client sent.
-    authorized: Option<bool>,
-    authorization_error: &'static str,
-    resumed: bool,
-    keylog: Vec<Vec<u8>>,
-    peer_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
-}
-
-async fn handle_connection<S>(conn: Accepted<S>, shared: Arc<Shared>)
+/// One connection from accept to close.
+async fn connection<S>(conn: Accepted<S>, shared: Arc<Shared>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let mut info = ConnInfo {
-        remote: conn.remote,
-        local: conn.local,
-        ..ConnInfo::default()
-    };
     let tls = shared
         .tls
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
+    let (remote, local) = (conn.remote, conn.local);
     // Boxed twice over, for memory: the handshake's state (rustls's acceptor, the ClientHello,
     // the timeout) lives only while it runs, and the connection's stream, TLS or not, is one
     // boxed type, so each connection's task is sized for the serving loop alone (an idle
     // connection's task went from 18 KiB to under 3 KiB).
-    let stream: conn::BoxedStream = match tls {
-        None => Box::new(conn.stream),
-        Some(tls) => match Box::pin(secure(conn.stream, &tls, &shared, &mut info)).await {
-            Some(stream) => Box::new(stream),
-            None => return,
-        },
-    };
-    run_connection(stream, info, &shared).await
-}
-
-/// Runs the TLS handshake (through the application's callbacks when it set any) and records
-/// what it negotiated in `info`. A failed handshake is reported as TLS_ERROR and gives `None`.
-async fn secure<S>(
-    stream: S,
-    tls: &ServerTls,
-    shared: &Arc<Shared>,
-    info: &mut ConnInfo,
-) -> Option<tokio_rustls::server::TlsStream<S>>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-{
-    let hooks = shared.hooks.load(Ordering::Relaxed);
-    let hooks = HelloHooks {
-        sni: hooks & 1 != 0,
-        alpn: hooks & 2 != 0,
-    };
-    let config = tls.config.clone();
-    let remote = info.remote;
-    let handshake = async move {
-        if !hooks.any() {
-            return TlsAcceptor::from(config).accept(stream).await;
-        }
-        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
-        let hello = HelloInfo::of(&start.client_hello());
-        let config = if hooks.wants(hello.servername.as_deref(), hello.offers_alpn) {
-            match ask_application(shared, &hello, remote).await? {
-                HelloAnswer::Proceed { identity, alpn } => {
-                    hello::config_for(&config, identity, alpn, &hello.alpn)
-                }
-                HelloAnswer::Abort => return Err(io::Error::other(hello::Aborted)),
-            }
-        } else {
-            config
-        };
-        start.into_stream(config).await
-    };
-    let limit = shared.limits.handshake_timeout();
-    let bounded = async move {
-        match limit {
-            Some(limit) => tokio::time::timeout(limit, handshake)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "TLS handshake timeout",
-                    ))
-                }),
-            None => handshake.await,
-        }
-    };
-    let (result, keylog) = if shared.keylog.load(Ordering::Relaxed) {
-        keylog::collect(bounded).await
-    } else {
-        (bounded.await, Vec::new())
-    };
-    info.keylog = keylog;
-    let stream = match result {
-        Ok(stream) => stream,
-        Err(e) if hello::is_aborted(&e) => return None,
-        Err(e) => {
-            let (code, message) = tls_error(&e);
-            shared.events.push(|ev| {
-                ev.head(events::TLS_ERROR, 0);
-                ev.str8(code.as_bytes());
-                ev.str16(message.as_bytes());
-                encode_addr(ev, info.remote);
-            });
-            return None;
-        }
-    };
-    let (_, session) = stream.get_ref();
-    info.protocol = match session.protocol_version() {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
-        _ => "unknown",
-    };
-    info.cipher = session
-        .negotiated_cipher_suite()
-        .and_then(|s| s.suite().as_str())
-        .unwrap_or("")
-        .to_string();
-    info.alpn = session
-        .alpn_protocol()
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default();
-    info.servername = session.server_name().unwrap_or("").to_string();
-    info.group = session
-        .negotiated_key_exchange_group()
-        .map(|g| format!("{:?}", g.name()))
-        .unwrap_or_default();
-    info.resumed = session.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
-    if let Some(auth) = &tls.client_auth {
-        info.peer_chain = session
-            .peer_certificates()
-            .map(<[_]>::to_vec)
-            .unwrap_or_default();
-        let verdict = auth.verdict(&info.peer_chain);
-        info.authorized = Some(verdict.authorized);
-        info.authorization_error = verdict.error;
-    }
-    Some(stream)
-}
-
-/// Sends a HELLO event and waits for the answer (bounded by the handshake timeout around it).
-async fn ask_application(
-    shared: &Arc<Shared>,
-    hello: &HelloInfo,
-    remote: Option<SocketAddr>,
-) -> io::Result<HelloAnswer> {
-    let (ticket, answer) = shared.hellos.register();
-    shared.events.push(|ev| {
-        ev.head(events::HELLO, 0);
-        ev.u32(ticket.id);
-        ev.str8(hello.servername.as_deref().unwrap_or("").as_bytes());
-        ev.u8(u8::from(hello.offers_alpn));
-        ev.u8(hello.alpn.len().min(u8::MAX as usize) as u8);
-        for protocol in hello.alpn.iter().take(u8::MAX as usize) {
-            ev.str8(protocol);
-        }
-        encode_addr(ev, remote);
-    });
-    answer
-        .await
-        .map_err(|_| io::Error::other("the server was closed during the handshake"))
-}
-
-/// Node-style code and message for a failed handshake, as `tlsClientError` reports them.
-fn tls_error(e: &io::Error) -> (&'static str, String) {
-    match e.kind() {
-        io::ErrorKind::TimedOut => ("ERR_TLS_HANDSHAKE_TIMEOUT", "TLS handshake timeout".into()),
-        io::ErrorKind::UnexpectedEof
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::BrokenPipe => (
-            "ECONNRESET",
-            "Client network socket disconnected before secure TLS connection was established"
-                .into(),
+    let (stream, registration): (conn::BoxedStream, _) = match tls {
+        None => (
+            Box::new(conn.stream),
+            register(&shared, remote, local, Negotiated::default(), Vec::new()),
         ),
-        _ => {
-            let text = e.to_string();
-            let rustls_error = e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-            let code = if matches!(rustls_error, Some(rustls::Error::NoApplicationProtocol)) {
-                "ERR_SSL_NO_APPLICATION_PROTOCOL"
-            } else if text.contains("InvalidContentType") || text.contains("corrupt message") {
-                "ERR_SSL_WRONG_VERSION_NUMBER"
-            } else if text.contains("no protocols") || text.contains("PeerIncompatible") {
-                "ERR_SSL_NO_SHARED_CIPHER"
-            } else if text.contains("received fatal alert") {
-                "ERR_SSL_TLSV1_ALERT"
-            } else {
-                "ERR_SSL_HANDSHAKE_FAILURE"
+        Some(tls) => {
+            let handshake = Box::pin(handshake::secure(conn.stream, &tls, &shared, remote));
+            let secured = tokio::select! {
+                biased;
+                _ = shared.shutdown.cancelled() => return,
+                secured = handshake => secured,
             };
-            (code, text)
+            let Some(secured) = secured else { return };
+            let registration = register(&shared, remote, local, secured.negotiated, secured.keylog);
+            (Box::new(secured.stream), registration)
+        }
+    };
+    let mut registration = registration;
+    let result = conn::serve(stream, &registration.ctx).await;
+    registration.ended(result);
+}
+
+/// A registered connection: in the registry, OPEN sent. Dropping it deregisters the connection
+/// and sends CLOSE, whichever way the task ends.
+struct Registration {
+    shared: Arc<Shared>,
+    ctx: conn::ConnCtx,
+    reason: CloseReason,
+    detail: String,
+}
+
+impl Registration {
+    fn ended(&mut self, result: Result<(), io::Error>) {
+        match result {
+            Ok(()) => self.reason = CloseReason::Clean,
+            Err(e) => {
+                self.reason = CloseReason::of(&e);
+                self.detail = e.to_string();
+            }
         }
     }
 }
 
-fn encode_addr(ev: &mut events::Encoder<'_>, addr: Option<SocketAddr>) {
-    match addr {
-        Some(a) => {
-            ev.str8(a.ip().to_canonical().to_string().as_bytes());
-            ev.u16(a.port());
-            ev.u8(if a.is_ipv4() { 4 } else { 6 });
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let id = self.ctx.state.id;
+        lock(&self.shared.conns).remove(&id);
+        if self.reason == CloseReason::Internal && self.detail.is_empty() {
+            self.detail = "the connection's engine task failed".into();
         }
-        None => {
-            ev.str8(b"");
-            ev.u16(0);
-            ev.u8(0);
-        }
+        let (reason, detail) = (self.reason, &self.detail);
+        self.shared.events.push(|ev| ev.close(id, reason, detail));
     }
 }
 
-async fn run_connection(stream: conn::BoxedStream, info: ConnInfo, shared: &Arc<Shared>) {
+/// Gives the connection an id, puts it in the registry and sends OPEN (with its key-log lines
+/// right after, in the same batch).
+fn register(
+    shared: &Arc<Shared>,
+    remote: Option<SocketAddr>,
+    local: Option<SocketAddr>,
+    negotiated: Negotiated,
+    keylog: Vec<Vec<u8>>,
+) -> Registration {
     let id = allocate_id(shared);
-    let (handle, ctx) = conn::new_connection(id, shared.events.clone(), shared.limits.clone());
+    let cancel = shared.shutdown.child_token();
+    let (handle, ctx) =
+        conn::new_connection(id, cancel, shared.events.clone(), shared.limits.clone());
     lock(&shared.conns).insert(id, handle);
     shared.events.push(|ev| {
-        ev.head(events::OPEN, id);
-        encode_addr(ev, info.remote);
-        encode_addr(ev, info.local);
-        ev.str8(info.protocol.as_bytes());
-        ev.str8(info.cipher.as_bytes());
-        ev.str8(&info.alpn);
-        ev.str8(info.servername.as_bytes());
-        ev.str8(info.group.as_bytes());
-        // 0: no client certificate asked for, 1: authorized, 2: not authorized.
-        ev.u8(match info.authorized {
-            None => 0,
-            Some(true) => 1,
-            Some(false) => 2,
-        });
-        ev.str8(info.authorization_error.as_bytes());
-        ev.u8(u8::from(info.resumed));
-        ev.u8(info.peer_chain.len().min(u8::MAX as usize) as u8);
-        for cert in info.peer_chain.iter().take(u8::MAX as usize) {
-            ev.bytes32(cert.as_ref());
-        }
-        for line in &info.keylog {
-            ev.head(events::KEYLOG, id);
-            ev.bytes32(line);
+        ev.open(id, remote, local, &negotiated);
+        for line in &keylog {
+            ev.keylog(id, line);
         }
     });
-    let error = conn::serve(stream, ctx).await;
-    lock(&shared.conns).remove(&id);
-    shared.events.push(|ev| {
-        ev.head(events::CLOSE, id);
-        match &error {
-            Some(e) => {
-                ev.str8(io_code(e).as_bytes());
-                ev.str16(e.to_string().as_bytes());
-            }
-            None => {
-                ev.str8(b"");
-                ev.str16(b"");
-            }
-        }
-    });
-}
-
-fn io_code(e: &io::Error) -> &'static str {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset => "ECONNRESET",
-        io::ErrorKind::BrokenPipe => "EPIPE",
-        io::ErrorKind::TimedOut => "ETIMEDOUT",
-        io::ErrorKind::UnexpectedEof => "ECONNRESET",
-        _ => "EIO",
+    Registration {
+        shared: shared.clone(),
+        ctx,
+        reason: CloseReason::Internal,
+        detail: String::new(),
     }
 }
 

@@ -10,7 +10,7 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, NONCE_LE
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use rustls::server::ProducesTickets;
 
-use crate::error::EngineError;
+use crate::error::{EngineError, TlsOptionName};
 
 pub const KEY_LEN: usize = 48;
 const NAME_LEN: usize = 16;
@@ -34,7 +34,7 @@ impl std::fmt::Debug for TicketKeys {
 fn keys_from(raw: [u8; KEY_LEN]) -> Result<Keys, EngineError> {
     let unbound =
         UnboundKey::new(&AES_128_GCM, &raw[32..48]).map_err(|_| EngineError::TlsOption {
-            option: "ticketKeys",
+            option: TlsOptionName::TicketKeys,
             detail: "could not use the ticket key".into(),
         })?;
     Ok(Keys {
@@ -50,7 +50,7 @@ impl TicketKeys {
         SystemRandom::new()
             .fill(&mut raw)
             .map_err(|_| EngineError::TlsOption {
-                option: "ticketKeys",
+                option: TlsOptionName::TicketKeys,
                 detail: "no randomness available for session ticket keys".into(),
             })?;
         Ok(TicketKeys {
@@ -63,7 +63,7 @@ impl TicketKeys {
     /// longer resume.
     pub fn set(&self, raw: &[u8]) -> Result<(), EngineError> {
         let raw: [u8; KEY_LEN] = raw.try_into().map_err(|_| EngineError::TlsOption {
-            option: "ticketKeys",
+            option: TlsOptionName::TicketKeys,
             detail: format!("ticketKeys must be {KEY_LEN} bytes, got {}", raw.len()),
         })?;
         let keys = keys_from(raw)?;

@@ -14,7 +14,7 @@ use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::ServerConfig;
 
 use crate::client_auth::ClientAuth;
-use crate::error::EngineError;
+use crate::error::{EngineError, TlsOptionName};
 use crate::pfx::{self, Pfx};
 use crate::tickets::TicketKeys;
 use crate::tls_policy;
@@ -222,7 +222,7 @@ pub fn server_config(
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| EngineError::TlsOption {
-            option: "ciphers",
+            option: TlsOptionName::Ciphers,
             detail: format!("no cipher suite left for the protocol versions allowed ({e})"),
         })?;
     // Parsed even when no client certificate is asked for: a broken `crl` fails here, as on

@@ -5,7 +5,7 @@ use rustls::crypto::aws_lc_rs::{cipher_suite, kx_group};
 use rustls::crypto::SupportedKxGroup;
 use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
 
-use crate::error::EngineError;
+use crate::error::{EngineError, TlsOptionName};
 
 /// Suites by the name Node users write (OpenSSL's) and the IANA name, strongest first.
 const SUITES: &[(&str, &str, SupportedCipherSuite)] = &[
@@ -99,7 +99,7 @@ pub fn default_groups() -> Vec<&'static dyn SupportedKxGroup> {
     GROUPS[..4].iter().map(|(_, g)| *g).collect()
 }
 
-fn unsupported(option: &'static str, got: &str, choices: String) -> EngineError {
+fn unsupported(option: TlsOptionName, got: &str, choices: String) -> EngineError {
     EngineError::TlsOption {
         option,
         detail: format!("{got:?} is not available; choose from: {choices}"),
@@ -111,7 +111,7 @@ pub fn versions(
     min: Option<&str>,
     max: Option<&str>,
 ) -> Result<Vec<&'static SupportedProtocolVersion>, EngineError> {
-    let rank = |option: &'static str, v: &str| {
+    let rank = |option: TlsOptionName, v: &str| {
         match v {
         "TLSv1.3" => Ok(3),
         "TLSv1.2" => Ok(2),
@@ -124,11 +124,17 @@ pub fn versions(
         other => Err(unsupported(option, other, "'TLSv1.2', 'TLSv1.3'".into())),
     }
     };
-    let lo = min.map(|v| rank("minVersion", v)).transpose()?.unwrap_or(2);
-    let hi = max.map(|v| rank("maxVersion", v)).transpose()?.unwrap_or(3);
+    let lo = min
+        .map(|v| rank(TlsOptionName::MinVersion, v))
+        .transpose()?
+        .unwrap_or(2);
+    let hi = max
+        .map(|v| rank(TlsOptionName::MaxVersion, v))
+        .transpose()?
+        .unwrap_or(3);
     if lo > hi {
         return Err(EngineError::TlsOption {
-            option: "minVersion",
+            option: TlsOptionName::MinVersion,
             detail: "minVersion is greater than maxVersion".into(),
         });
     }
@@ -177,7 +183,7 @@ pub fn ciphers(spec: &str) -> Result<Vec<SupportedCipherSuite>, EngineError> {
             selector = true;
         } else if INSECURE.iter().any(|bad| token.contains(bad)) {
             return Err(EngineError::TlsOption {
-                option: "ciphers",
+                option: TlsOptionName::Ciphers,
                 detail: format!(
                     "{token:?} is insecure and not offered; choose from: {}",
                     list_available()
@@ -187,7 +193,7 @@ pub fn ciphers(spec: &str) -> Result<Vec<SupportedCipherSuite>, EngineError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
         {
-            return Err(unsupported("ciphers", token, list_available()));
+            return Err(unsupported(TlsOptionName::Ciphers, token, list_available()));
         }
     }
     if selector {
@@ -199,7 +205,7 @@ pub fn ciphers(spec: &str) -> Result<Vec<SupportedCipherSuite>, EngineError> {
     }
     if chosen.is_empty() {
         return Err(EngineError::TlsOption {
-            option: "ciphers",
+            option: TlsOptionName::Ciphers,
             detail: format!(
                 "{spec:?} selects no cipher suite rhttps offers; choose from: {}",
                 list_available()
@@ -231,7 +237,11 @@ pub fn groups(spec: &str) -> Result<Vec<&'static dyn SupportedKxGroup>, EngineEr
                 .map(|(_, g)| *g)
                 .ok_or_else(|| {
                     let all: Vec<&str> = GROUPS.iter().map(|(n, _)| n[0]).collect();
-                    unsupported("ecdhCurve", name, format!("auto, {}", all.join(", ")))
+                    unsupported(
+                        TlsOptionName::EcdhCurve,
+                        name,
+                        format!("auto, {}", all.join(", ")),
+                    )
                 })
         })
         .collect()

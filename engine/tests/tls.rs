@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harness::{start, Event};
+use rhttps_engine::handshake::HandshakeFailure;
 use rhttps_engine::tls::{server_config, TlsOptions};
+use rhttps_engine::EngineError;
 use rustls::crypto::aws_lc_rs::kx_group;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -103,10 +105,10 @@ async fn client_trusting_only_root_connects_when_intermediate_is_in_ca() {
     let open = srv
         .expect(Duration::from_secs(2), |e| matches!(e, Event::Open { .. }))
         .await;
-    let Event::Open { protocol, .. } = open else {
+    let Event::Open { tls, .. } = open else {
         unreachable!()
     };
-    assert_eq!(protocol, "TLSv1.3");
+    assert_eq!(tls.version, u16::from(rustls::ProtocolVersion::TLSv1_3));
 }
 
 #[tokio::test]
@@ -124,10 +126,10 @@ async fn handshake_timeout_reports_tls_client_error() {
             matches!(e, Event::TlsError { .. })
         })
         .await;
-    let Event::TlsError { code } = ev else {
+    let Event::TlsError { failure, .. } = ev else {
         unreachable!()
     };
-    assert_eq!(code, "ERR_TLS_HANDSHAKE_TIMEOUT");
+    assert_eq!(failure, HandshakeFailure::Timeout);
     let mut buf = [0u8; 16];
     let n = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buf))
         .await
@@ -144,30 +146,29 @@ fn bad_key_material_has_clear_codes() {
         cert: vec![cert.as_bytes().to_vec()],
         ..Default::default()
     };
-    let code = |o: TlsOptions| {
-        server_config(&o, Default::default(), None)
-            .err()
-            .map(|e| e.code())
-    };
-    assert_eq!(
-        code(opts(&other, &pki.leaf_cert)),
-        Some("ERR_OSSL_X509_KEY_VALUES_MISMATCH")
-    );
-    assert_eq!(
-        code(opts("not a key", &pki.leaf_cert)),
-        Some("ERR_OSSL_PEM_NO_START_LINE")
-    );
-    assert_eq!(
-        code(opts(&pki.leaf_key, "not a cert")),
-        Some("ERR_OSSL_PEM_NO_START_LINE")
-    );
+    let error = |o: TlsOptions| server_config(&o, Default::default(), None).err();
+    assert!(matches!(
+        error(opts(&other, &pki.leaf_cert)),
+        Some(EngineError::KeyCertMismatch)
+    ));
+    assert!(matches!(
+        error(opts("not a key", &pki.leaf_cert)),
+        Some(EngineError::PemNoStartLine { .. })
+    ));
+    assert!(matches!(
+        error(opts(&pki.leaf_key, "not a cert")),
+        Some(EngineError::PemNoStartLine { .. })
+    ));
     let encrypted =
         "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
-    assert_eq!(
-        code(opts(encrypted, &pki.leaf_cert)),
-        Some("ERR_OSSL_BAD_DECRYPT")
-    );
-    assert_eq!(code(TlsOptions::default()), Some("ERR_TLS_MISSING_CERT"));
+    assert!(matches!(
+        error(opts(encrypted, &pki.leaf_cert)),
+        Some(EngineError::KeyEncrypted)
+    ));
+    assert!(matches!(
+        error(TlsOptions::default()),
+        Some(EngineError::MissingCertificate)
+    ));
 }
 
 async fn get(connector: &tokio_rustls::TlsConnector, port: u16, name: &str) -> String {
@@ -223,13 +224,13 @@ async fn post_quantum_hybrid_is_negotiated_and_classic_clients_still_connect() {
     )
     .await;
     assert!(pq.starts_with("HTTP/1.1 200"), "{pq}");
-    let Event::Open { group, .. } = srv
+    let Event::Open { tls, .. } = srv
         .expect(Duration::from_secs(2), |e| matches!(e, Event::Open { .. }))
         .await
     else {
         unreachable!()
     };
-    assert_eq!(group, "X25519MLKEM768");
+    assert_eq!(tls.group, u16::from(rustls::NamedGroup::X25519MLKEM768));
     let classic = get(
         &client_with(&root, only(kx_group::X25519)),
         srv.port,
@@ -237,13 +238,13 @@ async fn post_quantum_hybrid_is_negotiated_and_classic_clients_still_connect() {
     )
     .await;
     assert!(classic.starts_with("HTTP/1.1 200"), "{classic}");
-    let Event::Open { group, .. } = srv
+    let Event::Open { tls, .. } = srv
         .expect(Duration::from_secs(2), |e| matches!(e, Event::Open { .. }))
         .await
     else {
         unreachable!()
     };
-    assert_eq!(group, "X25519");
+    assert_eq!(tls.group, u16::from(rustls::NamedGroup::X25519));
 }
 
 #[tokio::test]
@@ -388,6 +389,7 @@ async fn a_held_hello_goes_on_with_the_answered_identity_and_protocol_or_is_drop
         hello,
         servername,
         alpn,
+        ..
     } = srv
         .expect(Duration::from_secs(3), |e| matches!(e, Event::Hello { .. }))
         .await

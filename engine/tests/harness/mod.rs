@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rhttps_engine::events::{self, Waker};
+use rhttps_engine::event_queue::Waker;
+use rhttps_engine::events::{self, FLAG_HAS_BODY, FLAG_KEEP_ALIVE};
+use rhttps_engine::request::RequestError;
 use rhttps_engine::{ListenOptions, Server};
 use tokio::sync::{mpsc, Notify};
 
@@ -19,203 +21,11 @@ impl Waker for NotifyWaker {
     }
 }
 
-#[derive(Debug, Clone)]
-pub enum Event {
-    Open {
-        id: u32,
-        protocol: String,
-        group: String,
-    },
-    Request {
-        id: u32,
-        method: String,
-        target: String,
-        headers: Vec<(String, String)>,
-        has_body: bool,
-        keep_alive: bool,
-        upgrade_head: Option<Vec<u8>>,
-    },
-    Data {
-        id: u32,
-        data: Vec<u8>,
-    },
-    Body {
-        id: u32,
-        data: Vec<u8>,
-    },
-    End {
-        id: u32,
-        trailers: Vec<(String, String)>,
-    },
-    PeerEnd {
-        id: u32,
-    },
-    Close {
-        id: u32,
-        code: String,
-    },
-    Drain {
-        id: u32,
-    },
-    ClientError {
-        id: u32,
-        code: String,
-    },
-    TlsError {
-        code: String,
-    },
-    AcceptError,
-    Hello {
-        hello: u32,
-        servername: String,
-        alpn: Vec<String>,
-    },
-}
+pub use rhttps_engine::events::Event;
 
-struct Cursor<'a> {
-    b: &'a [u8],
-    o: usize,
-}
-
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> &[u8] {
-        let s = &self.b[self.o..self.o + n];
-        self.o += n;
-        s
-    }
-    fn u8(&mut self) -> u8 {
-        self.take(1)[0]
-    }
-    fn u16(&mut self) -> usize {
-        let s = self.take(2);
-        u16::from_le_bytes([s[0], s[1]]) as usize
-    }
-    fn u32(&mut self) -> u32 {
-        let s = self.take(4);
-        u32::from_le_bytes([s[0], s[1], s[2], s[3]])
-    }
-    fn str8(&mut self) -> String {
-        let n = self.u8() as usize;
-        String::from_utf8_lossy(self.take(n)).into_owned()
-    }
-    fn str16(&mut self) -> String {
-        let n = self.u16();
-        String::from_utf8_lossy(self.take(n)).into_owned()
-    }
-    fn bytes32(&mut self) -> Vec<u8> {
-        let n = self.u32() as usize;
-        self.take(n).to_vec()
-    }
-    fn str32(&mut self) -> String {
-        String::from_utf8_lossy(&self.bytes32()).into_owned()
-    }
-    fn addr(&mut self) {
-        self.str8();
-        self.u16();
-        self.u8();
-    }
-    fn pairs(&mut self) -> Vec<(String, String)> {
-        let n = self.u16();
-        (0..n).map(|_| (self.str16(), self.str32())).collect()
-    }
-}
-
+/// Decodes a batch with the engine's own decoder; a batch it cannot read fails the test.
 pub fn decode(buf: &[u8]) -> Vec<Event> {
-    let mut c = Cursor { b: buf, o: 0 };
-    let mut out = Vec::new();
-    while c.o < buf.len() {
-        let kind = c.u8();
-        let id = c.u32();
-        out.push(match kind {
-            events::OPEN => {
-                c.addr();
-                c.addr();
-                let protocol = c.str8();
-                c.str8();
-                c.str8();
-                c.str8();
-                let group = c.str8();
-                c.u8();
-                c.str8();
-                c.u8();
-                for _ in 0..c.u8() {
-                    c.bytes32();
-                }
-                Event::Open {
-                    id,
-                    protocol,
-                    group,
-                }
-            }
-            events::REQUEST => {
-                let flags = c.u8();
-                c.u8();
-                let method = c.str8();
-                let target = c.str32();
-                let headers = c.pairs();
-                let upgrade_head = (flags & events::FLAG_UPGRADE != 0).then(|| c.bytes32());
-                Event::Request {
-                    upgrade_head,
-                    id,
-                    method,
-                    target,
-                    headers,
-                    has_body: flags & events::FLAG_HAS_BODY != 0,
-                    keep_alive: flags & events::FLAG_KEEP_ALIVE != 0,
-                }
-            }
-            events::BODY => Event::Body {
-                id,
-                data: c.bytes32(),
-            },
-            events::DATA => Event::Data {
-                id,
-                data: c.bytes32(),
-            },
-            events::END => Event::End {
-                id,
-                trailers: c.pairs(),
-            },
-            events::PEER_END => Event::PeerEnd { id },
-            events::CLOSE => {
-                let code = c.str8();
-                c.str16();
-                Event::Close { id, code }
-            }
-            events::DRAIN => Event::Drain { id },
-            events::CLIENT_ERROR => {
-                let code = c.str8();
-                c.str16();
-                c.bytes32();
-                Event::ClientError { id, code }
-            }
-            events::TLS_ERROR => {
-                let code = c.str8();
-                c.str16();
-                c.addr();
-                Event::TlsError { code }
-            }
-            events::ACCEPT_ERROR => {
-                c.take(4);
-                c.str16();
-                Event::AcceptError
-            }
-            events::HELLO => {
-                let hello = c.u32();
-                let servername = c.str8();
-                c.u8();
-                let alpn = (0..c.u8()).map(|_| c.str8()).collect();
-                c.addr();
-                Event::Hello {
-                    hello,
-                    servername,
-                    alpn,
-                }
-            }
-            other => panic!("unknown event kind {other}"),
-        });
-    }
-    out
+    events::decode(buf).expect("the engine wrote a batch its decoder cannot read")
 }
 
 /// A running engine server plus a task answering it like a minimal JS layer would:
@@ -271,16 +81,13 @@ pub fn start(
                         responder.write(*id, Bytes::from(data.clone()));
                     }
                     Event::Request {
-                        id,
-                        target,
-                        has_body,
-                        keep_alive,
-                        ..
+                        id, target, flags, ..
                     } => {
-                        if *has_body {
-                            bodies.insert(*id, (target.clone(), Vec::new(), *keep_alive));
+                        let keep_alive = flags & FLAG_KEEP_ALIVE != 0;
+                        if flags & FLAG_HAS_BODY != 0 {
+                            bodies.insert(*id, (target.clone(), Vec::new(), keep_alive));
                         } else {
-                            respond(&responder, *id, target, b"", *keep_alive);
+                            respond(&responder, *id, target, b"", keep_alive);
                         }
                     }
                     Event::Body { id, data } => {
@@ -293,10 +100,10 @@ pub fn start(
                             respond(&responder, *id, &target, &body, keep_alive);
                         }
                     }
-                    Event::ClientError { id, code } => {
-                        let status = match code.as_str() {
-                            "HPE_HEADER_OVERFLOW" => "431 Request Header Fields Too Large",
-                            "ERR_HTTP_REQUEST_TIMEOUT" => "408 Request Timeout",
+                    Event::ClientError { id, error, .. } => {
+                        let status = match error {
+                            RequestError::HeaderOverflow => "431 Request Header Fields Too Large",
+                            RequestError::Timeout => "408 Request Timeout",
                             _ => "400 Bad Request",
                         };
                         responder.write(

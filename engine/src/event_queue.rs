@@ -1,0 +1,110 @@
+//! The hand-off from engine threads to the consumer's thread: events (`events`) are appended to
+//! one flat buffer and the consumer is woken once per batch, not once per event.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::events::Encoder;
+
+/// Wakes the consumer of the queue (the JS thread through a threadsafe function, or a test).
+pub trait Waker: Send + Sync + 'static {
+    fn wake(&self);
+}
+
+/// Above this many undelivered bytes, connections stop reading and the listener stops
+/// accepting until the consumer drains: a stalled JS thread becomes TCP backpressure (and a
+/// full accept backlog) instead of unbounded memory.
+pub const HIGH_WATER: usize = 8 * 1024 * 1024;
+
+pub struct EventQueue {
+    buf: Mutex<Vec<u8>>,
+    scheduled: AtomicBool,
+    high_water: AtomicUsize,
+    drained: Notify,
+    waker: Box<dyn Waker>,
+}
+
+impl EventQueue {
+    pub fn new(waker: Box<dyn Waker>) -> Self {
+        EventQueue {
+            buf: Mutex::new(Vec::with_capacity(4096)),
+            scheduled: AtomicBool::new(false),
+            high_water: AtomicUsize::new(HIGH_WATER),
+            drained: Notify::new(),
+            waker,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.buf
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends events and wakes the consumer if this starts a new batch. Whatever `encode`
+    /// writes lands whole or not at all: a panic inside it cannot leave half an event behind.
+    pub fn push(&self, encode: impl FnOnce(&mut Encoder<'_>)) {
+        {
+            let mut guard = self.lock();
+            let mut partial = Partial {
+                buf: &mut guard,
+                start: 0,
+                done: false,
+            };
+            partial.start = partial.buf.len();
+            encode(&mut Encoder::new(&mut *partial.buf));
+            partial.done = true;
+        }
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            self.waker.wake();
+        }
+    }
+
+    /// Takes the whole pending batch. The next push after this wakes the consumer again.
+    pub fn take(&self) -> Vec<u8> {
+        let taken = {
+            let mut guard = self.lock();
+            self.scheduled.store(false, Ordering::Release);
+            std::mem::replace(&mut *guard, Vec::with_capacity(4096))
+        };
+        self.drained.notify_waiters();
+        taken
+    }
+
+    fn pending(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Changes the mark (tests use a small one to reach it with a few connections).
+    pub fn set_high_water(&self, bytes: usize) {
+        self.high_water.store(bytes.max(1), Ordering::Relaxed);
+    }
+
+    /// Waits while the consumer is behind by more than the high-water mark.
+    pub async fn wait_for_room(&self) {
+        loop {
+            let drained = self.drained.notified();
+            if self.pending() < self.high_water.load(Ordering::Relaxed) {
+                return;
+            }
+            drained.await;
+        }
+    }
+}
+
+/// Cuts the buffer back to where an encoding started unless it finished.
+struct Partial<'a> {
+    buf: &'a mut Vec<u8>,
+    start: usize,
+    done: bool,
+}
+
+impl Drop for Partial<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.buf.truncate(self.start);
+        }
+    }
+}
