@@ -148,4 +148,24 @@ function runScript(source, { timeoutMs = 15000, env = {}, cwd } = {}) {
   });
 }
 
-module.exports = { ROOT, pki, listen, close, withServer, request, rawTls, runScript };
+// Resolves as `promise` does, or rejects once `ms` have passed: every wait in a test is bounded,
+// so a regression fails in seconds with what was awaited, instead of at the runner's limit.
+function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+// Polls `check` (which may be async) until it is truthy, for at most `ms`.
+async function until(check, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+module.exports = { ROOT, pki, listen, close, withServer, request, rawTls, runScript, within, until };

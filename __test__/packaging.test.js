@@ -111,7 +111,10 @@ test('with no binary for the platform, require says which platform and what to d
   assert.match(err.message, /npm run build|optional/);
 });
 
-test('installing from a git checkout builds the binary from source', { timeout: 900000 }, async () => {
+// Builds the whole crate from source (minutes): run with RHTTPS_SLOW_TESTS=1 (CI does).
+const slow = process.env.RHTTPS_SLOW_TESTS === '1' ? {} : { skip: 'slow (a source build): set RHTTPS_SLOW_TESTS=1 to run it' };
+
+test('installing from a git checkout builds the binary from source', { timeout: 900000, ...slow }, async () => {
   const app = freshProject();
   // npm clones the repository, installs its dev dependencies and runs `prepare` (napi build).
   npm(['install', `git+file://${ROOT}`], app);

@@ -11,7 +11,7 @@ const net = require('node:net');
 const util = require('node:util');
 const rhttps = require('..');
 const rhttp = require('../http');
-const { pki, listen, close, request, rawTls } = require('./helpers');
+const { pki, listen, close, request, rawTls, until, within } = require('./helpers');
 
 test('Server passes instanceof https.Server, tls.Server and net.Server and works without new', () => {
   const a = rhttps.createServer(pki().serverOptions);
@@ -134,7 +134,7 @@ test('close() closes idle keep-alive connections at once and busy ones after the
   const idleSocket = Object.values(agent.freeSockets)[0][0];
   const idleClosed = new Promise((resolve) => idleSocket.once('close', resolve));
   const slow = request(port, { path: '/slow' });
-  while (!release) await new Promise((r) => setTimeout(r, 5));
+  await until(() => release, 5000, 'the handler running');
   let closedAt = 0;
   const closed = new Promise((resolve) => s.close(() => { closedAt = Date.now(); resolve(); }));
   await idleClosed;
@@ -153,7 +153,7 @@ test('closeAllConnections destroys every connection', async () => {
   const s = rhttps.createServer(pki().serverOptions, () => { /* never answers */ });
   const port = await listen(s, 0, '127.0.0.1');
   const pending = request(port).catch((e) => e);
-  while ((await new Promise((r) => s.getConnections((e, n) => r(n)))) === 0) await new Promise((r) => setTimeout(r, 5));
+  await until(async () => (await new Promise((r) => s.getConnections((e, n) => r(n)))) > 0, 5000, 'the connection open');
   s.closeAllConnections();
   const err = await pending;
   assert.ok(err instanceof Error);
@@ -295,14 +295,12 @@ test('regression: after close() a busy keep-alive connection closed only at keep
   const port = await listen(s, 0, '127.0.0.1');
   const agent = new https.Agent({ keepAlive: true });
   const answered = request(port, { agent });
-  while (!release) await new Promise((r) => setTimeout(r, 5));
-  const started = Date.now();
+  await until(() => release, 5000, 'the handler running');
   const closed = new Promise((resolve) => s.close(resolve));
   release();
   const r = await answered;
   assert.equal(r.headers.connection, 'keep-alive');
-  await closed;
   // Without the fix the connection idled until keepAliveTimeout + 1 s (6 s).
-  assert.ok(Date.now() - started < 2000, `closed after ${Date.now() - started} ms`);
+  await within(closed, 2000, 'close() with the answered keep-alive connection');
   agent.destroy();
 });

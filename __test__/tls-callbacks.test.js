@@ -8,7 +8,7 @@ const https = require('node:https');
 const tls = require('node:tls');
 const crypto = require('node:crypto');
 const rhttps = require('..');
-const { pki, listen, close } = require('./helpers');
+const { pki, listen, close, until } = require('./helpers');
 
 const fingerprint = (pem) => new crypto.X509Certificate(pem).fingerprint256;
 
@@ -98,7 +98,7 @@ test('an SNICallback error ends the handshake and reaches tlsClientError with th
   try {
     const seen = await connect(port, { servername: 'nope.test' });
     assert.ok(seen.error, 'the client does not connect');
-    while (errors.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await until(() => errors.length > 0, 5000, 'errors reported');
     assert.deepEqual(errors, [['no such host nope.test', 'EHOSTUNKNOWN', '127.0.0.1']]);
   } finally {
     await close(server);
@@ -120,7 +120,7 @@ test('SNICallback may answer with an options object; a node:tls SecureContext is
   try {
     assert.equal((await connect(port, { servername: 'plain.test' })).cert, fingerprint(p.leaf2Cert));
     assert.ok((await connect(port, { servername: 'node.test' })).error);
-    while (errors.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await until(() => errors.length > 0, 5000, 'errors reported');
     assert.equal(errors[0].code, 'ERR_INVALID_ARG_VALUE');
     assert.match(errors[0].message, /rhttps\.createSecureContext/);
   } finally {
@@ -135,7 +135,7 @@ test('an SNICallback that never answers is ended by handshakeTimeout', async () 
   const port = await listen(server, 0, '127.0.0.1');
   try {
     assert.ok((await connect(port, { servername: 'slow.test' })).error);
-    while (codes.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await until(() => codes.length > 0, 5000, 'codes reported');
     assert.deepEqual(codes, ['ERR_TLS_HANDSHAKE_TIMEOUT']);
   } finally {
     await close(server);
@@ -173,7 +173,7 @@ test('an ALPNCallback result the client did not offer is reported, not served', 
   const port = await listen(server, 0, '127.0.0.1');
   try {
     assert.ok((await connect(port, { servername: 'localhost', ALPNProtocols: ['h2'] })).error);
-    while (errors.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await until(() => errors.length > 0, 5000, 'errors reported');
     assert.equal(errors[0].code, 'ERR_TLS_ALPN_CALLBACK_INVALID_RESULT');
     assert.match(errors[0].message, /h3.*h2/);
   } finally {
@@ -220,7 +220,7 @@ test('a malformed ClientHello on a server with callbacks is a tlsClientError; th
       sock.on('error', () => {});
       sock.resume();
     });
-    while (codes.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await until(() => codes.length > 0, 5000, 'codes reported');
     assert.ok(codes[0].startsWith('ERR_SSL_'), codes[0]);
     assert.equal((await connect(port, { servername: 'localhost' })).cert, fingerprint(p.leafCert));
   } finally {

@@ -9,7 +9,7 @@ const https = require('node:https');
 const tls = require('node:tls');
 const { execFile } = require('node:child_process');
 const rhttps = require('..');
-const { pki, listen, close, withServer, request } = require('./helpers');
+const { pki, listen, close, withServer, request, until } = require('./helpers');
 
 const fingerprint = (pem) => new crypto.X509Certificate(pem).fingerprint256;
 
@@ -100,7 +100,7 @@ test('setSecureContext rotates the certificate under a steady stream of new conn
         }
       }
     })();
-    while (seen.length < 40) await new Promise((r) => setTimeout(r, 1));
+    await until(() => seen.length >= 40, 10000, '40 handshakes before the rotation');
     server.setSecureContext({ key: p.leaf2Key, cert: p.leaf2Cert });
     await stream;
     assert.equal(failures, 0, 'no failed handshake during rotation');

@@ -387,6 +387,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
             }
         }
         let paused = state.paused.load(Ordering::SeqCst);
+        if !paused && !buf.is_empty() {
+            // Checked right before events are pushed, not only before a read that may wait
+            // long for data: otherwise every connection waiting in a read has already passed
+            // the check, and together they could push far past the mark.
+            ctx.events.wait_for_room().await;
+        }
         if !paused && process(ctx, &mut phase, &mut buf) {
             continue;
         }

@@ -333,6 +333,9 @@ async fn accept_loop<L: Listener>(
             accepted = accept => match accepted {
                 Ok(conn) => {
                     tokio::spawn(connection(conn, shared.clone()));
+                    // Let the new task send its OPEN before the next room check, so a burst
+                    // of accepts cannot run far past the mark before its events show up.
+                    tokio::task::yield_now().await;
                 }
                 Err(e) if is_per_connection_error(&e) => {}
                 Err(e) => {
@@ -374,11 +377,8 @@ where
     // the timeout) lives only while it runs, and the connection's stream, TLS or not, is one
     // boxed type, so each connection's task is sized for the serving loop alone (an idle
     // connection's task went from 18 KiB to under 3 KiB).
-    let (stream, registration): (conn::BoxedStream, _) = match tls {
-        None => (
-            Box::new(conn.stream),
-            register(&shared, remote, local, Negotiated::default(), Vec::new()),
-        ),
+    let (stream, negotiated, keylog): (conn::BoxedStream, _, _) = match tls {
+        None => (Box::new(conn.stream), Negotiated::default(), Vec::new()),
         Some(tls) => {
             let handshake = Box::pin(handshake::secure(conn.stream, &tls, &shared, remote));
             let secured = tokio::select! {
@@ -387,11 +387,12 @@ where
                 secured = handshake => secured,
             };
             let Some(secured) = secured else { return };
-            let registration = register(&shared, remote, local, secured.negotiated, secured.keylog);
-            (Box::new(secured.stream), registration)
+            (Box::new(secured.stream), secured.negotiated, secured.keylog)
         }
     };
-    let mut registration = registration;
+    // OPEN, like every event, waits while the consumer is behind.
+    shared.events.wait_for_room().await;
+    let mut registration = register(&shared, remote, local, negotiated, keylog);
     let result = conn::serve(stream, &registration.ctx).await;
     registration.ended(result);
 }

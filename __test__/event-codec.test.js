@@ -1,0 +1,90 @@
+'use strict';
+// The JS decoder reads the golden bytes the engine's encoder is pinned to
+// (engine/tests/fixtures/events.golden, checked by engine/tests/event_codec.rs): every event
+// kind, with Node's names for the engine's enums.
+
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const path = require('node:path');
+const { dispatch } = require('../lib/events');
+
+const GOLDEN = path.join(__dirname, '..', 'engine', 'tests', 'fixtures', 'events.golden');
+
+function golden() {
+  const cases = new Map();
+  for (const line of fs.readFileSync(GOLDEN, 'utf8').split('\n')) {
+    if (!line) continue;
+    const at = line.indexOf(': ');
+    cases.set(line.slice(0, at), Buffer.from(line.slice(at + 2), 'hex'));
+  }
+  return cases;
+}
+
+// A sink that records every call as [method, ...args].
+function recorder() {
+  const calls = [];
+  const sink = new Proxy({}, { get: (_, method) => (...args) => calls.push([method, ...args]) });
+  return { sink, calls };
+}
+
+const v4 = (address, port) => ({ address, port, family: 'IPv4' });
+const none = { address: undefined, port: undefined, family: undefined };
+
+const EXPECTED = {
+  'OPEN tls': ['onOpen', 7, v4('127.0.0.1', 40000), { address: '::1', port: 443, family: 'IPv6' }, {
+    protocol: 'TLSv1.3',
+    cipher: { name: 'TLS_AES_128_GCM_SHA256', standardName: 'TLS_AES_128_GCM_SHA256' },
+    alpn: 'http/1.1',
+    servername: 'localhost',
+    group: { type: 'ECDH', name: 'X25519MLKEM768', size: 253 },
+    clientAuth: 2,
+    authorizationError: 'CERT_REVOKED',
+    resumed: true,
+    peerChain: [Buffer.from([0x30, 0x01])],
+  }],
+  'OPEN plain unix': ['onOpen', 8, none, none, {
+    protocol: null, cipher: null, alpn: '', servername: '', group: null,
+    clientAuth: 0, authorizationError: null, resumed: false, peerChain: [],
+  }],
+  REQUEST: ['onRequest', 7, 'GET', '/a?b', 1, ['Host', 'x', 'X-A', '\u00e9'], 2, null],
+  'REQUEST upgrade': ['onRequest', 9, 'GET', '/ws', 0, ['Connection', 'upgrade', 'Upgrade', 'ws'], 5, Buffer.from('early')],
+  BODY: ['onBody', 7, Buffer.from('hello')],
+  END: ['onEnd', 7, ['X-Sum', '11']],
+  PEER_END: ['onPeerEnd', 7],
+  CLOSE: ['onClose', 7, 'ECONNRESET', 'connection reset by peer'],
+  'CLOSE clean': ['onClose', 8, '', ''],
+  DRAIN: ['onDrain', 7],
+  CLIENT_ERROR: ['onClientError', 7, 'HPE_INVALID_HEADER_TOKEN', 'Invalid header token', Buffer.from('Bad Header: x')],
+  TLS_ERROR: ['onTlsError', 'ERR_SSL_WRONG_VERSION_NUMBER', 'received corrupt message', v4('127.0.0.2', 5)],
+  'TLS_ERROR timeout': ['onTlsError', 'ERR_TLS_HANDSHAKE_TIMEOUT', 'TLS handshake timeout', v4('127.0.0.2', 5)],
+  ACCEPT_ERROR: ['onAcceptError', 24, 'Too many open files'],
+  DATA: ['onData', 9, Buffer.from([0, 1, 2, 255])],
+  KEYLOG: ['onKeylog', 7, Buffer.from('CLIENT_RANDOM aa bb')],
+  HELLO: ['onHello', 3, 'a.test', true, ['h2', 'http/1.1'], v4('127.0.0.1', 1234)],
+};
+
+// Buffers compare by content; views into the batch are normalized to plain Buffers.
+function normalize(value) {
+  if (Buffer.isBuffer(value)) return Buffer.from(value);
+  if (Array.isArray(value)) return value.map(normalize);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalize(v)]));
+  return value;
+}
+
+test('the JS decoder reads every golden event as the engine encoded it', () => {
+  const cases = golden();
+  assert.deepStrictEqual([...cases.keys()].sort(), Object.keys(EXPECTED).sort(), 'one expectation per golden event');
+  for (const [name, bytes] of cases) {
+    const { sink, calls } = recorder();
+    dispatch(bytes, sink);
+    assert.deepStrictEqual(normalize(calls), [normalize(EXPECTED[name])], name);
+  }
+});
+
+test('a batch of every event is decoded in order', () => {
+  const cases = golden();
+  const { sink, calls } = recorder();
+  dispatch(Buffer.concat([...cases.values()]), sink);
+  assert.deepStrictEqual(calls.map((c) => c[0]), [...cases.keys()].map((name) => EXPECTED[name][0]));
+});

@@ -1,0 +1,260 @@
+//! The event format is pinned by golden bytes: one event of every kind, encoded here and
+//! compared with `fixtures/events.golden`, decoded back to the values it was made from. The JS
+//! decoder's test (`__test__/event-codec.test.js`) reads the same file, so a change on either
+//! side that the other does not follow fails a test. Regenerate the file after an intended
+//! format change with `RHTTPS_UPDATE_GOLDEN=1 cargo test -p rhttps-engine --test event_codec`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use rhttps_engine::client_auth::VerifyError;
+use rhttps_engine::conn::CloseReason;
+use rhttps_engine::events::{self, Encoder, Event, Negotiated};
+use rhttps_engine::handshake::HandshakeFailure;
+use rhttps_engine::request::{parse_head, RequestError};
+
+fn addr(s: &str) -> Option<SocketAddr> {
+    Some(s.parse().expect("address"))
+}
+
+/// Each golden event: its name, how it is encoded, and what decoding must give back.
+fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
+    let mut out = Vec::new();
+    let mut case = |name, encode: &dyn Fn(&mut Encoder<'_>), event| {
+        let mut buf = Vec::new();
+        encode(&mut Encoder::new(&mut buf));
+        out.push((name, buf, event));
+    };
+
+    let tls = Negotiated {
+        version: 0x0304,
+        cipher: 0x1301,
+        alpn: b"http/1.1".to_vec(),
+        servername: "localhost".into(),
+        group: 0x11ec,
+        client_auth: Some(Err(VerifyError::Revoked)),
+        resumed: true,
+        peer_chain: vec![vec![0x30, 0x01]],
+    };
+    let remote = addr("127.0.0.1:40000");
+    let local = addr("[::1]:443");
+    case(
+        "OPEN tls",
+        &|e| e.open(7, remote, local, &tls),
+        Event::Open {
+            id: 7,
+            remote,
+            local,
+            tls: tls.clone(),
+        },
+    );
+    case(
+        "OPEN plain unix",
+        &|e| e.open(8, None, None, &Negotiated::default()),
+        Event::Open {
+            id: 8,
+            remote: None,
+            local: None,
+            tls: Negotiated::default(),
+        },
+    );
+
+    let get = b"GET /a?b HTTP/1.1\r\nHost: x\r\nX-A: \xe9\r\n\r\n";
+    let head = parse_head(get, 16 * 1024).unwrap().unwrap();
+    case(
+        "REQUEST",
+        &|e| e.request(7, &head, get, events::FLAG_KEEP_ALIVE),
+        Event::Request {
+            id: 7,
+            flags: events::FLAG_KEEP_ALIVE,
+            minor: 1,
+            method: "GET".into(),
+            target: "/a?b".into(),
+            headers: vec![("Host".into(), "x".into()), ("X-A".into(), "\u{e9}".into())],
+            upgrade_head: None,
+        },
+    );
+    let upgrade = b"GET /ws HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: ws\r\n\r\nearly";
+    let head = parse_head(upgrade, 16 * 1024).unwrap().unwrap();
+    let flags = events::FLAG_UPGRADE | events::FLAG_HAS_BODY;
+    case(
+        "REQUEST upgrade",
+        &|e| e.request(9, &head, upgrade, flags),
+        Event::Request {
+            id: 9,
+            flags,
+            minor: 0,
+            method: "GET".into(),
+            target: "/ws".into(),
+            headers: vec![
+                ("Connection".into(), "upgrade".into()),
+                ("Upgrade".into(), "ws".into()),
+            ],
+            upgrade_head: Some(b"early".to_vec()),
+        },
+    );
+    case(
+        "BODY",
+        &|e| e.body(7, b"hello"),
+        Event::Body {
+            id: 7,
+            data: b"hello".to_vec(),
+        },
+    );
+    case(
+        "END",
+        &|e| e.end(7, &[("X-Sum", "11")]),
+        Event::End {
+            id: 7,
+            trailers: vec![("X-Sum".into(), "11".into())],
+        },
+    );
+    case("PEER_END", &|e| e.peer_end(7), Event::PeerEnd { id: 7 });
+    case(
+        "CLOSE",
+        &|e| e.close(7, CloseReason::Reset, "connection reset by peer"),
+        Event::Close {
+            id: 7,
+            reason: CloseReason::Reset,
+            detail: "connection reset by peer".into(),
+        },
+    );
+    case(
+        "CLOSE clean",
+        &|e| e.close(8, CloseReason::Clean, ""),
+        Event::Close {
+            id: 8,
+            reason: CloseReason::Clean,
+            detail: String::new(),
+        },
+    );
+    case("DRAIN", &|e| e.drain(7), Event::Drain { id: 7 });
+    case(
+        "CLIENT_ERROR",
+        &|e| e.client_error(7, RequestError::InvalidHeaderToken, b"Bad Header: x"),
+        Event::ClientError {
+            id: 7,
+            error: RequestError::InvalidHeaderToken,
+            raw: b"Bad Header: x".to_vec(),
+        },
+    );
+    let peer = addr("127.0.0.2:5");
+    case(
+        "TLS_ERROR",
+        &|e| e.tls_error(HandshakeFailure::NotTls, "received corrupt message", peer),
+        Event::TlsError {
+            failure: HandshakeFailure::NotTls,
+            detail: "received corrupt message".into(),
+            remote: peer,
+        },
+    );
+    case(
+        "TLS_ERROR timeout",
+        &|e| e.tls_error(HandshakeFailure::Timeout, "timed out", peer),
+        Event::TlsError {
+            failure: HandshakeFailure::Timeout,
+            detail: "timed out".into(),
+            remote: peer,
+        },
+    );
+    case(
+        "ACCEPT_ERROR",
+        &|e| e.accept_error(24, "Too many open files"),
+        Event::AcceptError {
+            errno: 24,
+            detail: "Too many open files".into(),
+        },
+    );
+    case(
+        "DATA",
+        &|e| e.data(9, &[0, 1, 2, 255]),
+        Event::Data {
+            id: 9,
+            data: vec![0, 1, 2, 255],
+        },
+    );
+    case(
+        "KEYLOG",
+        &|e| e.keylog(7, b"CLIENT_RANDOM aa bb"),
+        Event::Keylog {
+            id: 7,
+            line: b"CLIENT_RANDOM aa bb".to_vec(),
+        },
+    );
+    let hello_from = addr("127.0.0.1:1234");
+    case(
+        "HELLO",
+        &|e| e.hello(3, "a.test", true, &["h2", "http/1.1"], hello_from),
+        Event::Hello {
+            hello: 3,
+            servername: "a.test".into(),
+            offers_alpn: true,
+            alpn: vec!["h2".into(), "http/1.1".into()],
+            remote: hello_from,
+        },
+    );
+    out
+}
+
+fn golden_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events.golden")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn every_event_kind_encodes_to_the_golden_bytes() {
+    let text: String = cases()
+        .iter()
+        .map(|(name, bytes, _)| format!("{name}: {}\n", hex(bytes)))
+        .collect();
+    if std::env::var_os("RHTTPS_UPDATE_GOLDEN").is_some() {
+        std::fs::write(golden_path(), &text).expect("write golden file");
+    }
+    let golden = std::fs::read_to_string(golden_path()).expect("golden file");
+    assert_eq!(
+        text, golden,
+        "the event format changed (see this file's header)"
+    );
+}
+
+#[test]
+fn every_event_kind_decodes_to_what_was_encoded() {
+    let all = cases();
+    let kinds: std::collections::BTreeSet<u8> = all.iter().map(|(_, bytes, _)| bytes[0]).collect();
+    assert_eq!(kinds.len(), 13, "a case for every event kind");
+    let mut batch = Vec::new();
+    for (name, bytes, want) in &all {
+        assert_eq!(
+            &events::decode(bytes).unwrap(),
+            std::slice::from_ref(want),
+            "{name}"
+        );
+        batch.extend_from_slice(bytes);
+    }
+    let every: Vec<Event> = all.into_iter().map(|(_, _, e)| e).collect();
+    assert_eq!(
+        events::decode(&batch).unwrap(),
+        every,
+        "one batch of them all"
+    );
+}
+
+#[test]
+fn a_truncated_or_unknown_event_is_a_decode_error_not_a_panic() {
+    for (name, bytes, _) in cases() {
+        for cut in 1..bytes.len() {
+            assert!(
+                events::decode(&bytes[..cut]).is_err(),
+                "{name} cut at {cut}"
+            );
+        }
+    }
+    assert!(events::decode(&[99, 0, 0, 0, 0]).is_err());
+    let mut bad_reason = Vec::new();
+    Encoder::new(&mut bad_reason).close(1, CloseReason::Clean, "");
+    bad_reason[5] = 200;
+    assert!(events::decode(&bad_reason).is_err());
+}
