@@ -103,6 +103,9 @@ export interface CipherName {
  */
 export declare function createSelfSignedCertificate(hosts?: Array<string> | undefined | null): SelfSignedCertificate
 
+/** The engine's default limits (Node 20's), which the JS layer starts every server with. */
+export declare function defaultLimits(): Limits
+
 export interface KeyInfo {
   name: string
   size: number

@@ -840,4 +840,5 @@ module.exports.SecureIdentity = nativeBinding.SecureIdentity
 module.exports.buildProfile = nativeBinding.buildProfile
 module.exports.checkSecureContext = nativeBinding.checkSecureContext
 module.exports.createSelfSignedCertificate = nativeBinding.createSelfSignedCertificate
+module.exports.defaultLimits = nativeBinding.defaultLimits
 module.exports.nodeNames = nativeBinding.nodeNames

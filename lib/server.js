@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const dns = require('node:dns');
 const net = require('node:net');
-const { NativeServer } = require('./native');
+const { NativeServer, defaultLimits } = require('./native');
 const { dispatch } = require('./events');
 const { RhttpsSocket } = require('./socket');
 const { Connection } = require('./connection');
@@ -19,6 +19,9 @@ const { helloHooks, answerHello } = require('./hello');
 const { nodeError, listenError, invalidArgType, outOfRange } = require('./errors');
 
 const kState = Symbol('rhttps.state');
+
+// Node 20's timeouts, as the engine defines them (one definition for both layers).
+const DEFAULTS = defaultLimits();
 
 // Per-server state, and the sink the engine's events are dispatched to. Kept off the server
 // object so application code cannot collide with it.
@@ -230,16 +233,17 @@ function storeOptions(server, options) {
   for (const name of ['maxHeaderSize', 'requestTimeout', 'headersTimeout', 'keepAliveTimeout', 'connectionsCheckingInterval', 'handshakeTimeout']) {
     if (options[name] !== undefined) validateTimeout(options[name], name);
   }
-  const requestTimeout = options.requestTimeout ?? 300_000;
-  const headersTimeout = options.headersTimeout ?? Math.min(60_000, requestTimeout);
+  const requestTimeout = options.requestTimeout ?? DEFAULTS.requestTimeout;
+  const headersTimeout = options.headersTimeout ?? Math.min(DEFAULTS.headersTimeout, requestTimeout);
   if (requestTimeout > 0 && headersTimeout > 0 && headersTimeout > requestTimeout) {
     throw outOfRange('headersTimeout', '<= requestTimeout', headersTimeout);
   }
   server.requestTimeout = requestTimeout;
   server.headersTimeout = headersTimeout;
-  server.keepAliveTimeout = options.keepAliveTimeout ?? 5_000;
+  server.keepAliveTimeout = options.keepAliveTimeout ?? DEFAULTS.keepAliveTimeout;
+  // Node's own setting (--max-http-header-size), not a constant.
   server.maxHeaderSize = options.maxHeaderSize ?? http.maxHeaderSize;
-  server[kState].native.setLimits({ handshakeTimeout: options.handshakeTimeout ?? 120_000 });
+  if (options.handshakeTimeout !== undefined) server[kState].native.setLimits({ handshakeTimeout: options.handshakeTimeout });
   server.connectionsCheckingInterval = options.connectionsCheckingInterval ?? 30_000;
   for (const name of ['requireHostHeader', 'joinDuplicateHeaders', 'rejectNonStandardBodyWrites', 'insecureHTTPParser']) {
     if (options[name] !== undefined && typeof options[name] !== 'boolean') {

@@ -151,6 +151,20 @@ pub struct BoundAddress {
     pub port: u32,
 }
 
+/// The engine's default limits (Node 20's), which the JS layer starts every server with.
+#[napi(catch_unwind)]
+pub fn default_limits() -> Limits {
+    let d = rhttps_engine::limits::Limits::default();
+    let ms = |v: Option<std::time::Duration>| Some(v.map_or(0.0, |d| d.as_millis() as f64));
+    Limits {
+        headers_timeout: ms(d.headers_timeout()),
+        request_timeout: ms(d.request_timeout()),
+        keep_alive_timeout: ms(d.keep_alive_timeout()),
+        handshake_timeout: ms(d.handshake_timeout()),
+        max_header_size: Some(d.max_header_size() as f64),
+    }
+}
+
 #[napi(object)]
 pub struct Limits {
     pub headers_timeout: Option<f64>,
