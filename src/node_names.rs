@@ -217,19 +217,19 @@ pub fn node_names() -> NodeNames {
     .filter_map(|g| group(g).map(|info| (u16::from(g).to_string(), info)))
     .collect();
     NodeNames {
-        request_errors: by_value(&RequestError::ALL, |e| e as u8, |e| pair(request_error(e))),
+        request_errors: by_value(RequestError::ALL, |e| e as u8, |e| pair(request_error(e))),
         handshake_failures: by_value(
-            &HandshakeFailure::ALL,
+            HandshakeFailure::ALL,
             |f| f as u8,
             |f| pair(handshake_failure(f)),
         ),
         verify_errors: flat(by_value(
-            &VerifyError::ALL,
+            VerifyError::ALL,
             |e| e as u8,
             |e| vec![verify_error(e).to_string()],
         )),
         close_reasons: flat(by_value(
-            &CloseReason::ALL,
+            CloseReason::ALL,
             |r| r as u8,
             |r| vec![close_reason(r).to_string()],
         )),

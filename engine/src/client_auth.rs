@@ -17,6 +17,7 @@ use rustls::{
 };
 
 use crate::error::{EngineError, TlsOptionName};
+use crate::wire::wire_enum;
 
 /// Checks client chains against the `ca` roots; shared by the handshake and the verdict.
 #[derive(Debug, Clone)]
@@ -28,47 +29,25 @@ pub struct ClientAuth {
 /// What the handler sees on `req.socket`: `Ok` when the chain verified, otherwise why not.
 pub type Verdict = Result<(), VerifyError>;
 
-/// Why a client certificate did not verify. The napi glue names each as OpenSSL does (Node's
-/// `authorizationError`); the discriminants are the wire values of OPEN events (`events`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum VerifyError {
-    /// No certificate was sent.
-    NoCertificate = 1,
-    Expired = 2,
-    NotYetValid = 3,
-    BadSignature = 4,
-    Revoked = 5,
-    /// No revocation list covers a certificate of the chain.
-    UnknownRevocationStatus = 6,
-    RevocationListExpired = 7,
-    InvalidPurpose = 8,
-    /// A self-signed leaf that is not a trusted root.
-    SelfSigned = 9,
-    UnknownIssuer = 10,
-    RevocationListBadSignature = 11,
-    Rejected = 12,
-}
-
-impl VerifyError {
-    /// Every variant, for tables that name them.
-    pub const ALL: [VerifyError; 12] = [
-        VerifyError::NoCertificate,
-        VerifyError::Expired,
-        VerifyError::NotYetValid,
-        VerifyError::BadSignature,
-        VerifyError::Revoked,
-        VerifyError::UnknownRevocationStatus,
-        VerifyError::RevocationListExpired,
-        VerifyError::InvalidPurpose,
-        VerifyError::SelfSigned,
-        VerifyError::UnknownIssuer,
-        VerifyError::RevocationListBadSignature,
-        VerifyError::Rejected,
-    ];
-
-    pub fn from_u8(v: u8) -> Option<VerifyError> {
-        VerifyError::ALL.iter().copied().find(|e| *e as u8 == v)
+wire_enum! {
+    /// Why a client certificate did not verify. The napi glue names each as OpenSSL does (Node's
+    /// `authorizationError`); the discriminants are the wire values of OPEN events (`events`).
+    pub enum VerifyError {
+        /// No certificate was sent.
+        NoCertificate = 1,
+        Expired,
+        NotYetValid,
+        BadSignature,
+        Revoked,
+        /// No revocation list covers a certificate of the chain.
+        UnknownRevocationStatus,
+        RevocationListExpired,
+        InvalidPurpose,
+        /// A self-signed leaf that is not a trusted root.
+        SelfSigned,
+        UnknownIssuer,
+        RevocationListBadSignature,
+        Rejected,
     }
 }
 

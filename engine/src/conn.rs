@@ -20,6 +20,7 @@ use crate::event_queue::EventQueue;
 use crate::events;
 use crate::limits::{Limits, KEEP_ALIVE_GRACE};
 use crate::request::{parse_head, Framing, RequestError};
+use crate::wire::wire_enum;
 
 /// What the JS side asks of a connection's writer, in order. (Destroying is not a command:
 /// it cancels the connection, so it cannot wait behind a blocked write.)
@@ -145,37 +146,24 @@ impl ConnState {
     }
 }
 
-/// How a connection ended, for its CLOSE event. The napi glue names each as Node's socket
-/// errors do; the discriminants are the wire values (`events`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum CloseReason {
-    /// Both sides finished, or the JS side destroyed it.
-    Clean = 0,
-    /// The client reset the connection or vanished mid-stream.
-    Reset = 1,
-    BrokenPipe = 2,
-    TimedOut = 3,
-    /// Another socket error; the event's detail has the OS's words.
-    Io = 4,
-    /// The connection's task failed inside the engine (a bug); the server goes on serving.
-    Internal = 5,
+wire_enum! {
+    /// How a connection ended, for its CLOSE event. The napi glue names each as Node's socket
+    /// errors do; the discriminants are the wire values (`events`).
+    pub enum CloseReason {
+        /// Both sides finished, or the JS side destroyed it.
+        Clean = 0,
+        /// The client reset the connection or vanished mid-stream.
+        Reset,
+        BrokenPipe,
+        TimedOut,
+        /// Another socket error; the event's detail has the OS's words.
+        Io,
+        /// The connection's task failed inside the engine (a bug); the server goes on serving.
+        Internal,
+    }
 }
 
 impl CloseReason {
-    pub const ALL: [CloseReason; 6] = [
-        CloseReason::Clean,
-        CloseReason::Reset,
-        CloseReason::BrokenPipe,
-        CloseReason::TimedOut,
-        CloseReason::Io,
-        CloseReason::Internal,
-    ];
-
-    pub fn from_u8(v: u8) -> Option<CloseReason> {
-        CloseReason::ALL.iter().copied().find(|e| *e as u8 == v)
-    }
-
     pub fn of(e: &io::Error) -> CloseReason {
         match e.kind() {
             io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof => CloseReason::Reset,

@@ -431,6 +431,20 @@ impl Reader<'_> {
             Err(_) => self.fail("an address that is not an IP"),
         }
     }
+    fn flag(&mut self) -> Decoded<bool> {
+        Ok(self.u8()? == 1)
+    }
+    /// A u8 count, then that many items.
+    fn list8<T>(&mut self, item: fn(&mut Self) -> Decoded<T>) -> Decoded<Vec<T>> {
+        let count = self.u8()?;
+        (0..count).map(|_| item(self)).collect()
+    }
+    /// One byte naming a variant of a wire enum.
+    fn code<T>(&mut self, from: fn(u8) -> Option<T>, what: &'static str) -> Decoded<T> {
+        let at = self.at;
+        let value = self.u8()?;
+        from(value).ok_or(DecodeError { offset: at, what })
+    }
     fn pairs(&mut self) -> Decoded<Vec<(String, String)>> {
         let n = self.u16()?;
         (0..n).map(|_| Ok((self.str16()?, self.str32()?))).collect()
@@ -459,9 +473,8 @@ impl Reader<'_> {
                         None => return self.fail("an unknown verify error"),
                     },
                 };
-                let resumed = self.u8()? == 1;
-                let certs = self.u8()?;
-                let peer_chain = (0..certs).map(|_| self.bytes32()).collect::<Decoded<_>>()?;
+                let resumed = self.flag()?;
+                let peer_chain = self.list8(Self::bytes32)?;
                 Event::Open {
                     id,
                     remote,
@@ -508,37 +521,22 @@ impl Reader<'_> {
                 trailers: self.pairs()?,
             },
             PEER_END => Event::PeerEnd { id },
-            CLOSE => {
-                let Some(reason) = CloseReason::from_u8(self.u8()?) else {
-                    return self.fail("an unknown close reason");
-                };
-                Event::Close {
-                    id,
-                    reason,
-                    detail: self.utf8_16()?,
-                }
-            }
+            CLOSE => Event::Close {
+                id,
+                reason: self.code(CloseReason::from_u8, "an unknown close reason")?,
+                detail: self.utf8_16()?,
+            },
             DRAIN => Event::Drain { id },
-            CLIENT_ERROR => {
-                let Some(error) = RequestError::from_u8(self.u8()?) else {
-                    return self.fail("an unknown request error");
-                };
-                Event::ClientError {
-                    id,
-                    error,
-                    raw: self.bytes32()?,
-                }
-            }
-            TLS_ERROR => {
-                let Some(failure) = HandshakeFailure::from_u8(self.u8()?) else {
-                    return self.fail("an unknown handshake failure");
-                };
-                Event::TlsError {
-                    failure,
-                    detail: self.utf8_16()?,
-                    remote: self.addr()?,
-                }
-            }
+            CLIENT_ERROR => Event::ClientError {
+                id,
+                error: self.code(RequestError::from_u8, "an unknown request error")?,
+                raw: self.bytes32()?,
+            },
+            TLS_ERROR => Event::TlsError {
+                failure: self.code(HandshakeFailure::from_u8, "an unknown handshake failure")?,
+                detail: self.utf8_16()?,
+                remote: self.addr()?,
+            },
             ACCEPT_ERROR => Event::AcceptError {
                 errno: self.i32()?,
                 detail: self.utf8_16()?,
@@ -551,20 +549,13 @@ impl Reader<'_> {
                 id,
                 line: self.bytes32()?,
             },
-            HELLO => {
-                let hello = self.u32()?;
-                let servername = self.str8()?;
-                let offers_alpn = self.u8()? == 1;
-                let count = self.u8()?;
-                let alpn = (0..count).map(|_| self.str8()).collect::<Decoded<_>>()?;
-                Event::Hello {
-                    hello,
-                    servername,
-                    offers_alpn,
-                    alpn,
-                    remote: self.addr()?,
-                }
-            }
+            HELLO => Event::Hello {
+                hello: self.u32()?,
+                servername: self.str8()?,
+                offers_alpn: self.flag()?,
+                alpn: self.list8(Self::str8)?,
+                remote: self.addr()?,
+            },
             _ => return self.fail("an unknown event kind"),
         })
     }

@@ -16,46 +16,29 @@ use crate::hello::{self, HelloAnswer, HelloInfo};
 use crate::keylog;
 use crate::server::Shared;
 use crate::tls::ServerTls;
+use crate::wire::wire_enum;
 
-/// Why a handshake failed. The napi glue names each as Node's `tlsClientError` does; the
-/// discriminants are the wire values of TLS_ERROR events (`events`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum HandshakeFailure {
-    /// `handshakeTimeout` ran out.
-    Timeout = 1,
-    /// The client went away before the handshake finished.
-    Disconnected = 2,
-    /// No protocol of the client's is one the server speaks (ALPN).
-    NoApplicationProtocol = 3,
-    /// The bytes are not TLS (a plain HTTP request to an HTTPS port, say).
-    NotTls = 4,
-    /// No protocol version or cipher suite in common.
-    NoSharedCipher = 5,
-    /// The client ended the handshake with an alert.
-    AlertReceived = 6,
-    Other = 7,
+wire_enum! {
+    /// Why a handshake failed. The napi glue names each as Node's `tlsClientError` does; the
+    /// discriminants are the wire values of TLS_ERROR events (`events`).
+    pub enum HandshakeFailure {
+        /// `handshakeTimeout` ran out.
+        Timeout = 1,
+        /// The client went away before the handshake finished.
+        Disconnected,
+        /// No protocol of the client's is one the server speaks (ALPN).
+        NoApplicationProtocol,
+        /// The bytes are not TLS (a plain HTTP request to an HTTPS port, say).
+        NotTls,
+        /// No protocol version or cipher suite in common.
+        NoSharedCipher,
+        /// The client ended the handshake with an alert.
+        AlertReceived,
+        Other,
+    }
 }
 
 impl HandshakeFailure {
-    /// Every variant, for tables that name them.
-    pub const ALL: [HandshakeFailure; 7] = [
-        HandshakeFailure::Timeout,
-        HandshakeFailure::Disconnected,
-        HandshakeFailure::NoApplicationProtocol,
-        HandshakeFailure::NotTls,
-        HandshakeFailure::NoSharedCipher,
-        HandshakeFailure::AlertReceived,
-        HandshakeFailure::Other,
-    ];
-
-    pub fn from_u8(v: u8) -> Option<HandshakeFailure> {
-        HandshakeFailure::ALL
-            .iter()
-            .copied()
-            .find(|e| *e as u8 == v)
-    }
-
     fn of(e: &io::Error) -> HandshakeFailure {
         match e.kind() {
             io::ErrorKind::TimedOut => return HandshakeFailure::Timeout,

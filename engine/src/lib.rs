@@ -21,6 +21,7 @@ pub mod server;
 pub mod tickets;
 pub mod tls;
 pub mod tls_policy;
+mod wire;
 
 pub use error::EngineError;
 pub use listener::ListenOptions;

@@ -3,56 +3,33 @@
 
 use std::ops::Range;
 
-/// Why a request was refused. The engine only tells which rejection it is; the napi glue names
-/// each one as Node's parser (llhttp) does, with its `HPE_*` code and reason, for `clientError`.
-/// The discriminants are the wire values of CLIENT_ERROR events (`events`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum RequestError {
-    /// The head is larger than `maxHeaderSize` (Node answers 431).
-    HeaderOverflow = 1,
-    InvalidHeaderToken = 2,
-    InvalidHeaderValue = 3,
-    LfExpected = 4,
-    InvalidMethod = 5,
-    InvalidVersion = 6,
-    InvalidStatus = 7,
-    InvalidContentLength = 8,
-    DuplicateContentLength = 9,
-    TransferEncodingWithContentLength = 10,
-    /// `Transfer-Encoding` whose final coding is not `chunked`.
-    InvalidTransferEncoding = 11,
-    InvalidChunkSize = 12,
-    /// A chunk's data is not followed by CRLF, or a size line ends in a bare LF.
-    ChunkCrlfExpected = 13,
-    /// Chunk extensions past 16 KiB (Node answers 413).
-    ChunkExtensionsOverflow = 14,
-    /// `headersTimeout` or `requestTimeout` ran out (Node answers 408).
-    Timeout = 15,
-}
+use crate::wire::wire_enum;
 
-impl RequestError {
-    /// Every variant, for tables that name them.
-    pub const ALL: [RequestError; 15] = [
-        RequestError::HeaderOverflow,
-        RequestError::InvalidHeaderToken,
-        RequestError::InvalidHeaderValue,
-        RequestError::LfExpected,
-        RequestError::InvalidMethod,
-        RequestError::InvalidVersion,
-        RequestError::InvalidStatus,
-        RequestError::InvalidContentLength,
-        RequestError::DuplicateContentLength,
-        RequestError::TransferEncodingWithContentLength,
-        RequestError::InvalidTransferEncoding,
-        RequestError::InvalidChunkSize,
-        RequestError::ChunkCrlfExpected,
-        RequestError::ChunkExtensionsOverflow,
-        RequestError::Timeout,
-    ];
-
-    pub fn from_u8(v: u8) -> Option<RequestError> {
-        RequestError::ALL.iter().copied().find(|e| *e as u8 == v)
+wire_enum! {
+    /// Why a request was refused. The engine only tells which rejection it is; the napi glue names
+    /// each one as Node's parser (llhttp) does, with its `HPE_*` code and reason, for `clientError`.
+    /// The discriminants are the wire values of CLIENT_ERROR events (`events`).
+    pub enum RequestError {
+        /// The head is larger than `maxHeaderSize` (Node answers 431).
+        HeaderOverflow = 1,
+        InvalidHeaderToken,
+        InvalidHeaderValue,
+        LfExpected,
+        InvalidMethod,
+        InvalidVersion,
+        InvalidStatus,
+        InvalidContentLength,
+        DuplicateContentLength,
+        TransferEncodingWithContentLength,
+        /// `Transfer-Encoding` whose final coding is not `chunked`.
+        InvalidTransferEncoding,
+        InvalidChunkSize,
+        /// A chunk's data is not followed by CRLF, or a size line ends in a bare LF.
+        ChunkCrlfExpected,
+        /// Chunk extensions past 16 KiB (Node answers 413).
+        ChunkExtensionsOverflow,
+        /// `headersTimeout` or `requestTimeout` ran out (Node answers 408).
+        Timeout,
     }
 }
 
