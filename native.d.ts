@@ -117,6 +117,7 @@ export interface Limits {
   keepAliveTimeout?: number
   handshakeTimeout?: number
   maxHeaderSize?: number
+  insecureHttpParser?: boolean
 }
 
 export declare function nodeNames(): NodeNames

@@ -68,11 +68,11 @@ function keyInfo(group) {
 }
 
 // Calls `sink` once per event. An exception from application code (a 'request' listener)
-// must not lose the rest of the batch, so it is collected and rethrown after the batch, where
-// it reaches 'uncaughtException' as it would on node:https.
+// must not lose the rest of the batch: each is collected and rethrown after the batch, one
+// throw per exception and in order, so 'uncaughtException' sees every one as on node:https.
 function dispatch(buf, sink) {
   const r = new Reader(buf);
-  let failure = null;
+  let failures = null;
   while (r.o < buf.length) {
     const kind = r.u8();
     const id = r.u32();
@@ -145,12 +145,16 @@ function dispatch(buf, sink) {
           throw new Error(`rhttps: unknown engine event ${kind} (binary and JS layer out of step)`);
       }
     } catch (err) {
-      if (failure === null) failure = err;
+      if (failures === null) failures = [];
+      failures.push(err);
     }
   }
-  if (failure !== null) {
-    process.nextTick(() => { throw failure; });
-  }
+  if (failures !== null) rethrowEach(failures);
 }
 
-module.exports = { dispatch, FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE };
+// Throws each error from its own tick: one 'uncaughtException' per error, in order.
+function rethrowEach(errors) {
+  for (const err of errors) process.nextTick(() => { throw err; });
+}
+
+module.exports = { dispatch, rethrowEach, FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE };

@@ -254,6 +254,9 @@ function storeOptions(server, options) {
   server.joinDuplicateHeaders = options.joinDuplicateHeaders;
   server.rejectNonStandardBodyWrites = options.rejectNonStandardBodyWrites ?? false;
   server.insecureHTTPParser = options.insecureHTTPParser;
+  // As Node: the option, or else the process-wide --insecure-http-parser flag.
+  const insecure = options.insecureHTTPParser ?? process.execArgv.includes('--insecure-http-parser');
+  if (insecure) server[kState].native.setLimits({ insecureHttpParser: true });
   server.timeout = 0;
   server.maxHeadersCount = null;
   // node:https leaves maxRequestsPerSocket unset; node:http starts it at 0.

@@ -5,6 +5,7 @@
 
 const { Duplex } = require('node:stream');
 const { X509Certificate } = require('node:crypto');
+const { rethrowEach } = require('./events');
 
 // Write callbacks run after the current turn of the event loop, as they do for Node's TLS
 // sockets (whose writes complete in libuv): a response's 'finish' then follows the request's
@@ -12,19 +13,20 @@ const { X509Certificate } = require('node:crypto');
 let completions = [];
 
 // A callback that throws must not strand the ones after it (their responses would never
-// 'finish'): the first error is rethrown once every callback has run.
+// 'finish'): once every callback has run, each error is rethrown from its own tick.
 function flushCompletions() {
   const list = completions;
   completions = [];
-  let failure = null;
+  let failures = null;
   for (let i = 0; i < list.length; i++) {
     try {
       list[i]();
     } catch (err) {
-      if (failure === null) failure = err;
+      if (failures === null) failures = [];
+      failures.push(err);
     }
   }
-  if (failure !== null) throw failure;
+  if (failures !== null) rethrowEach(failures);
 }
 
 function complete(cb) {

@@ -162,6 +162,7 @@ pub fn default_limits() -> Limits {
         keep_alive_timeout: ms(d.keep_alive_timeout()),
         handshake_timeout: ms(d.handshake_timeout()),
         max_header_size: Some(d.max_header_size() as f64),
+        insecure_http_parser: Some(false),
     }
 }
 
@@ -172,6 +173,7 @@ pub struct Limits {
     pub keep_alive_timeout: Option<f64>,
     pub handshake_timeout: Option<f64>,
     pub max_header_size: Option<f64>,
+    pub insecure_http_parser: Option<bool>,
 }
 
 /// What the environment cleanup hook holds: the server, weakly, and whether the hook ran
@@ -275,6 +277,9 @@ impl NativeServer {
         }
         if let Some(v) = limits.max_header_size {
             l.set_max_header_size(millis(v));
+        }
+        if let Some(on) = limits.insecure_http_parser {
+            l.set_lenient(on);
         }
     }
 

@@ -42,11 +42,37 @@ fn request_error(e: RequestError) -> (&'static str, &'static str) {
         RequestError::InvalidChunkSize => {
             ("HPE_INVALID_CHUNK_SIZE", "Invalid character in chunk size")
         }
-        RequestError::ChunkCrlfExpected => ("HPE_STRICT", "Expected CRLF after chunk"),
+        RequestError::ChunkCrlfExpected => ("HPE_STRICT", "Expected LF after chunk data"),
         RequestError::ChunkExtensionsOverflow => {
             ("HPE_CHUNK_EXTENSIONS_OVERFLOW", "Chunk extensions overflow")
         }
         RequestError::Timeout => ("ERR_HTTP_REQUEST_TIMEOUT", "Request timeout"),
+        RequestError::ExpectedCrlfAfterVersion => {
+            ("HPE_INVALID_VERSION", "Expected CRLF after version")
+        }
+        RequestError::CrExpected => ("HPE_CR_EXPECTED", "Missing expected CR after header value"),
+        RequestError::UnexpectedSpace => {
+            ("HPE_UNEXPECTED_SPACE", "Unexpected space after start line")
+        }
+        RequestError::ObsFold => (
+            "HPE_INVALID_HEADER_TOKEN",
+            "Unexpected whitespace after header value",
+        ),
+        RequestError::InvalidUrlPath => ("HPE_INVALID_URL", "Invalid char in url path"),
+        RequestError::InvalidUrlCharacters => ("HPE_INVALID_URL", "Invalid characters in url"),
+        RequestError::InvalidConstant => ("HPE_INVALID_CONSTANT", "Expected HTTP/, RTSP/ or ICE/"),
+        RequestError::ContentLengthWithTransferEncoding => (
+            "HPE_INVALID_CONTENT_LENGTH",
+            "Content-Length can't be present with Transfer-Encoding",
+        ),
+        RequestError::InvalidTransferEncodingValue => (
+            "HPE_INVALID_TRANSFER_ENCODING",
+            "Invalid `Transfer-Encoding` header value",
+        ),
+        RequestError::ChunkCrExpected => {
+            ("HPE_CR_EXPECTED", "Missing expected CR after chunk size")
+        }
+        RequestError::ChunkSizeOverflow => ("HPE_INVALID_CHUNK_SIZE", "Chunk size overflow"),
     }
 }
 

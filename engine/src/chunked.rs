@@ -3,7 +3,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::request::RequestError;
+use crate::request::{ParseLimits, RequestError};
 
 const INVALID_SIZE: RequestError = RequestError::InvalidChunkSize;
 const STRICT: RequestError = RequestError::ChunkCrlfExpected;
@@ -54,8 +54,10 @@ impl Default for ChunkedDecoder {
 
 impl ChunkedDecoder {
     /// Consumes framing from `buf` and returns the next piece of body, or what it needs.
-    /// `max_trailers` bounds the trailer section like `maxHeaderSize` bounds the head.
-    pub fn step(&mut self, buf: &mut BytesMut, max_trailers: usize) -> Result<Step, RequestError> {
+    /// `maxHeaderSize` bounds the trailer section as it bounds the head; `lenient`
+    /// (`insecureHTTPParser`) allows what llhttp's lenient flags allow.
+    pub fn step(&mut self, buf: &mut BytesMut, limits: ParseLimits) -> Result<Step, RequestError> {
+        let lenient = limits.lenient;
         loop {
             match self.state {
                 State::Done => return Ok(Step::Done(Vec::new())),
@@ -70,7 +72,7 @@ impl ChunkedDecoder {
                     }
                     return Ok(Step::Data(buf.split_to(n).freeze()));
                 }
-                State::Trailers => return self.trailers(buf, max_trailers),
+                State::Trailers => return self.trailers(buf, limits),
                 _ => {}
             }
             let Some(&byte) = buf.first() else {
@@ -82,17 +84,24 @@ impl ChunkedDecoder {
                     self.digits += 1;
                     // 16 hex digits already exceed any body this server will take.
                     if self.digits > 15 {
-                        return Err(INVALID_SIZE);
+                        return Err(RequestError::ChunkSizeOverflow);
                     }
                     let digit = (b as char).to_digit(16).unwrap_or(0);
                     self.size = (self.size << 4) | u64::from(digit);
                     State::Size
                 }
-                (State::Size, b';' | b' ' | b'\t') if self.digits > 0 => State::Extension,
+                (State::Size, b';') if self.digits > 0 => State::Extension,
+                // llhttp takes whitespace after the size only when lenient.
+                (State::Size, b' ' | b'\t') if self.digits > 0 && lenient => State::Extension,
                 (State::Size, b'\r') if self.digits > 0 => State::SizeLf,
+                (State::Size | State::Extension, b'\n') if self.digits > 0 => {
+                    if !lenient {
+                        return Err(RequestError::ChunkCrExpected);
+                    }
+                    self.size_line_done()
+                }
                 (State::Size, _) => return Err(INVALID_SIZE),
                 (State::Extension, b'\r') => State::SizeLf,
-                (State::Extension, b'\n') => return Err(STRICT),
                 (State::Extension, _) => {
                     self.extension_len += 1;
                     if self.extension_len > MAX_EXTENSIONS {
@@ -100,22 +109,29 @@ impl ChunkedDecoder {
                     }
                     State::Extension
                 }
-                (State::SizeLf, b'\n') => {
-                    self.digits = 0;
-                    if self.size == 0 {
-                        State::Trailers
-                    } else {
-                        State::Data
-                    }
-                }
+                (State::SizeLf, b'\n') => self.size_line_done(),
                 (State::DataCr, b'\r') => State::DataLf,
                 (State::DataLf, b'\n') => State::Size,
+                (State::DataCr, b'\n') if lenient => State::Size,
+                // Lenient llhttp reads what follows chunk data as the next size line.
+                (State::DataCr | State::DataLf, _) if lenient => return Err(INVALID_SIZE),
                 _ => return Err(STRICT),
             };
         }
     }
 
-    fn trailers(&mut self, buf: &mut BytesMut, max: usize) -> Result<Step, RequestError> {
+    fn size_line_done(&mut self) -> State {
+        self.digits = 0;
+        self.extension_len = 0;
+        if self.size == 0 {
+            State::Trailers
+        } else {
+            State::Data
+        }
+    }
+
+    fn trailers(&mut self, buf: &mut BytesMut, limits: ParseLimits) -> Result<Step, RequestError> {
+        let max = limits.max_size;
         if buf.starts_with(b"\r\n") {
             buf.advance(2);
             self.state = State::Done;
@@ -124,6 +140,15 @@ impl ChunkedDecoder {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         match httparse::parse_headers(buf, &mut headers) {
             Ok(httparse::Status::Complete((n, parsed))) => {
+                // Framing headers cannot arrive after the body they would have framed.
+                for h in parsed.iter().filter(|_| !limits.lenient) {
+                    if h.name.eq_ignore_ascii_case("content-length") {
+                        return Err(RequestError::ContentLengthWithTransferEncoding);
+                    }
+                    if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                        return Err(RequestError::InvalidTransferEncodingValue);
+                    }
+                }
                 let pairs = parsed
                     .iter()
                     .map(|h| {
@@ -151,6 +176,11 @@ mod tests {
 
     type Decoded = (Vec<u8>, Vec<(Bytes, Bytes)>);
 
+    const LIMITS: ParseLimits = ParseLimits {
+        max_size: 16 * 1024,
+        lenient: false,
+    };
+
     fn decode_all(input: &[u8]) -> Result<Decoded, RequestError> {
         let mut dec = ChunkedDecoder::default();
         let mut body = Vec::new();
@@ -159,7 +189,7 @@ mod tests {
         for &b in input {
             buf.extend_from_slice(&[b]);
             loop {
-                match dec.step(&mut buf, 16 * 1024)? {
+                match dec.step(&mut buf, LIMITS)? {
                     Step::Data(d) => body.extend_from_slice(&d),
                     Step::NeedMore => break,
                     Step::Done(t) => return Ok((body, t)),
@@ -187,11 +217,20 @@ mod tests {
     #[test]
     fn rejects_bad_sizes_and_bare_lf() {
         assert_eq!(decode_all(b"zz\r\n").unwrap_err(), INVALID_SIZE);
-        assert_eq!(decode_all(b"1\nx\r\n0\r\n\r\n").unwrap_err(), INVALID_SIZE);
+        assert_eq!(
+            decode_all(b"1\nx\r\n0\r\n\r\n").unwrap_err(),
+            RequestError::ChunkCrExpected
+        );
+        assert_eq!(decode_all(b"5 \r\nhello\r\n").unwrap_err(), INVALID_SIZE);
         assert_eq!(decode_all(b"1\r\nxy\r\n").unwrap_err(), STRICT);
         assert_eq!(
             decode_all(b"1000000000000000\r\n").unwrap_err(),
-            INVALID_SIZE
+            RequestError::ChunkSizeOverflow
+        );
+        assert_eq!(
+            decode_all(b"1\r\nx\r\n0\r\nContent-Length: 1\r\n\r\n").unwrap_err(),
+            RequestError::ContentLengthWithTransferEncoding,
+            "framing headers are refused in trailers"
         );
     }
 

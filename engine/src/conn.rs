@@ -412,15 +412,21 @@ async fn read_loop<R: AsyncRead + Unpin>(
             }
         };
         tokio::select! {
-            read = rd.read_buf(&mut buf), if can_read => match read {
-                Ok(0) => {
+            read = rd.read_buf(&mut buf), if can_read => {
+                let ended = match read {
+                    Ok(0) => true,
+                    Ok(_) => false,
+                    // A TLS client that closes without close_notify ends its input too:
+                    // OpenSSL, and so Node, take that bare FIN as the end of the stream.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => true,
+                    Err(e) => return Err(e),
+                };
+                if ended {
                     ctx.events.push(|e| e.peer_end(state.id));
                     wait_until_closed(state, closing).await;
                     return Ok(());
                 }
-                Ok(_) => {}
-                Err(e) => return Err(e),
-            },
+            }
             _ = sleep => {
                 if idle {
                     // Keep-alive timeout: close quietly, as Node's socket timeout does.
@@ -454,7 +460,7 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
                 return false;
             }
             let started = *started.get_or_insert_with(Instant::now);
-            let head = match parse_head(buf, ctx.limits.max_header_size()) {
+            let head = match parse_head(buf, ctx.limits.parse()) {
                 Ok(Some(head)) => head,
                 Ok(None) => {
                     *phase = Phase::Head {
@@ -506,7 +512,7 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
                     }
                     Step::Done(Vec::new())
                 }
-                Body::Chunked(decoder) => match decoder.step(buf, ctx.limits.max_header_size()) {
+                Body::Chunked(decoder) => match decoder.step(buf, ctx.limits.parse()) {
                     Ok(step) => step,
                     Err(err) => {
                         report_client_error(ctx, phase, buf, err);

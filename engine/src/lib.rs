@@ -18,6 +18,7 @@ pub mod request;
 pub mod runtime;
 pub mod selfsigned;
 pub mod server;
+mod strict;
 pub mod tickets;
 pub mod tls;
 pub mod tls_policy;

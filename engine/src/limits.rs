@@ -1,8 +1,10 @@
 //! Server limits with Node 20's defaults. They are atomics because Node lets users change them
 //! on a live server (`server.keepAliveTimeout = 65000` after `createServer` is common).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::request::ParseLimits;
 
 /// Node 20 defaults: `headersTimeout` 60 s, `requestTimeout` 300 s, `keepAliveTimeout` 5 s,
 /// `maxHeaderSize` 16 KiB, TLS `handshakeTimeout` 120 s.
@@ -13,6 +15,8 @@ pub struct Limits {
     keep_alive_timeout_ms: AtomicU64,
     handshake_timeout_ms: AtomicU64,
     max_header_size: AtomicU64,
+    /// Node's `insecureHTTPParser`.
+    lenient: AtomicBool,
 }
 
 /// Node arms the idle socket timer this much later than the advertised `Keep-Alive: timeout=`,
@@ -27,6 +31,7 @@ impl Default for Limits {
             keep_alive_timeout_ms: AtomicU64::new(5_000),
             handshake_timeout_ms: AtomicU64::new(120_000),
             max_header_size: AtomicU64::new(16 * 1024),
+            lenient: AtomicBool::new(false),
         }
     }
 }
@@ -69,5 +74,15 @@ impl Limits {
     }
     pub fn set_max_header_size(&self, bytes: u64) {
         self.max_header_size.store(bytes, Ordering::Relaxed)
+    }
+    pub fn set_lenient(&self, on: bool) {
+        self.lenient.store(on, Ordering::Relaxed)
+    }
+    /// What the request parser needs.
+    pub fn parse(&self) -> ParseLimits {
+        ParseLimits {
+            max_size: self.max_header_size(),
+            lenient: self.lenient.load(Ordering::Relaxed),
+        }
     }
 }

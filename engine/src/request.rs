@@ -30,6 +30,29 @@ wire_enum! {
         ChunkExtensionsOverflow,
         /// `headersTimeout` or `requestTimeout` ran out (Node answers 408).
         Timeout,
+        /// The request line ends in a bare LF.
+        ExpectedCrlfAfterVersion,
+        /// A header line ends in a bare LF.
+        CrExpected,
+        /// Whitespace before the first header line.
+        UnexpectedSpace,
+        /// A header line folded onto the next (obs-fold).
+        ObsFold,
+        /// NUL, DEL or a byte above 0x7f in the target.
+        InvalidUrlPath,
+        /// A control character or tab in the target.
+        InvalidUrlCharacters,
+        /// The version is not `HTTP/` (lowercase, or a space inside the target).
+        InvalidConstant,
+        /// `Content-Length` after `Transfer-Encoding`, or in the trailers.
+        ContentLengthWithTransferEncoding,
+        /// A coding after `chunked` (`chunked` twice, `chunked, gzip`), or `Transfer-Encoding`
+        /// in the trailers.
+        InvalidTransferEncodingValue,
+        /// A chunk size line ends in a bare LF.
+        ChunkCrExpected,
+        /// A chunk size with more hex digits than a body this server takes.
+        ChunkSizeOverflow,
     }
 }
 
@@ -70,17 +93,38 @@ pub struct Head {
 /// Headers parsed on the stack before falling back to a heap array.
 const INLINE_HEADERS: usize = 64;
 
+/// How strictly, and within what size, heads are parsed.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    /// `maxHeaderSize`, counted as Node counts it: the target, header names and values.
+    pub max_size: usize,
+    /// Node's `insecureHTTPParser`.
+    pub lenient: bool,
+}
+
+impl ParseLimits {
+    /// Raw bytes a head may take while it arrives. Node counts only the target, names and
+    /// values; the syntax around them (": ", CRLF, method, version) is bounded here by four
+    /// bytes a line, the least a line can cost, so memory stays bounded as in Node.
+    fn raw_max(self) -> usize {
+        self.max_size.saturating_mul(4).saturating_add(1024)
+    }
+}
+
 /// Parses a request head from `buf`. `Ok(None)` means more bytes are needed; a head larger than
 /// `max_size` is rejected as Node rejects it (431 via `HPE_HEADER_OVERFLOW`).
-pub fn parse_head(buf: &[u8], max_size: usize) -> Result<Option<Head>, RequestError> {
+pub fn parse_head(buf: &[u8], limits: ParseLimits) -> Result<Option<Head>, RequestError> {
+    crate::strict::check_head(buf, limits.lenient)?;
     let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
-    match parse_with(buf, &mut inline, max_size) {
+    match parse_with(buf, &mut inline, limits) {
         Ok(head) => Ok(head),
         Err(Attempt::Refused(e)) => Err(e),
         Err(Attempt::HeaderArrayFull) => {
-            // Every header line takes at least 3 bytes ("a:\n"), which bounds the array.
-            let mut heap = vec![httparse::EMPTY_HEADER; (max_size / 3).max(INLINE_HEADERS * 2)];
-            match parse_with(buf, &mut heap, max_size) {
+            // Each counted header line adds at least one byte (its name) to the count and
+            // takes at least four raw bytes, which bounds the array both ways.
+            let lines = (buf.len() / 4 + 1).min(limits.max_size);
+            let mut heap = vec![httparse::EMPTY_HEADER; lines.max(INLINE_HEADERS * 2)];
+            match parse_with(buf, &mut heap, limits) {
                 Ok(head) => Ok(head),
                 Err(Attempt::Refused(e)) => Err(e),
                 Err(Attempt::HeaderArrayFull) => Err(RequestError::HeaderOverflow),
@@ -92,7 +136,7 @@ pub fn parse_head(buf: &[u8], max_size: usize) -> Result<Option<Head>, RequestEr
 fn parse_with<'b>(
     buf: &'b [u8],
     headers: &mut [httparse::Header<'b>],
-    max_size: usize,
+    limits: ParseLimits,
 ) -> Result<Option<Head>, Attempt> {
     let mut req = httparse::Request::new(headers);
     let status = match req.parse(buf) {
@@ -100,7 +144,7 @@ fn parse_with<'b>(
         Err(httparse::Error::TooManyHeaders) => return Err(Attempt::HeaderArrayFull),
         Err(e) => {
             // An oversized head that is still incomplete is reported as overflow, not garbage.
-            if buf.len() > max_size && !matches!(e, httparse::Error::Token) {
+            if buf.len() > limits.raw_max() && !matches!(e, httparse::Error::Token) {
                 return Err(RequestError::HeaderOverflow.into());
             }
             return Err(map_httparse(e).into());
@@ -109,16 +153,13 @@ fn parse_with<'b>(
     let len = match status {
         httparse::Status::Complete(n) => n,
         httparse::Status::Partial => {
-            return if buf.len() > max_size {
+            return if buf.len() > limits.raw_max() || partial_count(buf) >= limits.max_size {
                 Err(RequestError::HeaderOverflow.into())
             } else {
                 Ok(None)
             };
         }
     };
-    if len > max_size {
-        return Err(RequestError::HeaderOverflow.into());
-    }
     let base = buf.as_ptr() as usize;
     let range = |s: &[u8]| {
         let start = s.as_ptr() as usize - base;
@@ -127,11 +168,19 @@ fn parse_with<'b>(
     let method = req.method.map(|m| range(m.as_bytes())).unwrap_or(0..0);
     let target = req.path.map(|p| range(p.as_bytes())).unwrap_or(0..0);
     let minor_version = req.version.unwrap_or(1);
+    let counted = target.len()
+        + req
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum::<usize>();
+    if counted >= limits.max_size {
+        return Err(RequestError::HeaderOverflow.into());
+    }
 
     let mut framing = Framing::None;
     let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut has_te = false;
+    let mut te = TransferCoding::default();
     let mut conn_close = false;
     let mut conn_keep_alive = false;
     let mut conn_upgrade = false;
@@ -144,11 +193,16 @@ fn parse_with<'b>(
             if content_length.is_some() {
                 return Err(RequestError::DuplicateContentLength.into());
             }
+            // llhttp names the second of the two framing headers it meets.
+            if te.seen && !limits.lenient {
+                return Err(RequestError::ContentLengthWithTransferEncoding.into());
+            }
             content_length = Some(parse_content_length(value)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            has_te = true;
-            // Only the final coding decides the framing (RFC 9112 6.3).
-            chunked = last_token(value).eq_ignore_ascii_case(b"chunked");
+            if content_length.is_some() && !limits.lenient {
+                return Err(RequestError::TransferEncodingWithContentLength.into());
+            }
+            te.add(value, limits.lenient)?;
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in value.split(|&b| b == b',') {
                 let token = trim(token);
@@ -161,11 +215,9 @@ fn parse_with<'b>(
         }
         out.push((range(name), range(value)));
     }
-    if has_te {
-        if content_length.is_some() {
-            return Err(RequestError::TransferEncodingWithContentLength.into());
-        }
-        if !chunked {
+    if te.seen {
+        // With insecureHTTPParser, Transfer-Encoding wins over Content-Length, as in llhttp.
+        if !te.chunked_last {
             return Err(RequestError::InvalidTransferEncoding.into());
         }
         framing = Framing::Chunked;
@@ -190,6 +242,39 @@ fn parse_with<'b>(
         upgrade: is_connect || (conn_upgrade && has_upgrade),
         len,
     }))
+}
+
+/// What the `Transfer-Encoding` headers said so far.
+#[derive(Default)]
+struct TransferCoding {
+    seen: bool,
+    chunked_seen: bool,
+    chunked_last: bool,
+}
+
+impl TransferCoding {
+    /// Only the final coding decides the framing (RFC 9112 6.3); llhttp refuses any coding
+    /// after `chunked` (`chunked` twice included) unless lenient.
+    fn add(&mut self, value: &[u8], lenient: bool) -> Result<(), RequestError> {
+        self.seen = true;
+        for token in value.split(|&b| b == b',').map(trim) {
+            if self.chunked_seen && !lenient {
+                return Err(RequestError::InvalidTransferEncodingValue);
+            }
+            let chunked = token.eq_ignore_ascii_case(b"chunked");
+            self.chunked_seen |= chunked;
+            self.chunked_last = chunked;
+        }
+        Ok(())
+    }
+}
+
+/// Node's count for a head still arriving, from its raw bytes: at least four bytes of every
+/// complete line are syntax (": " and CRLF), and the request line's method and version are not
+/// counted either (at least 12 bytes: "GET " and " HTTP/1.1").
+fn partial_count(buf: &[u8]) -> usize {
+    let lines = buf.iter().filter(|&&b| b == b'\n').count();
+    buf.len().saturating_sub(lines * 4 + 12)
 }
 
 fn map_httparse(e: httparse::Error) -> RequestError {
@@ -219,10 +304,6 @@ fn parse_content_length(value: &[u8]) -> Result<u64, RequestError> {
         .ok_or(INVALID)
 }
 
-fn last_token(value: &[u8]) -> &[u8] {
-    trim(value.rsplit(|&b| b == b',').next().unwrap_or(value))
-}
-
 fn trim(s: &[u8]) -> &[u8] {
     let start = s
         .iter()
@@ -239,8 +320,13 @@ fn trim(s: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
+    const NODE: ParseLimits = ParseLimits {
+        max_size: 16 * 1024,
+        lenient: false,
+    };
+
     fn parse(s: &str) -> Result<Option<Head>, RequestError> {
-        parse_head(s.as_bytes(), 16 * 1024)
+        parse_head(s.as_bytes(), NODE)
     }
 
     #[test]
@@ -291,7 +377,9 @@ mod tests {
         let bad = parse("POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n");
         assert_eq!(bad.unwrap_err(), RequestError::InvalidContentLength);
         let te = parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
-        assert_eq!(te.unwrap_err(), RequestError::InvalidTransferEncoding);
+        assert_eq!(te.unwrap_err(), RequestError::InvalidTransferEncodingValue);
+        let gzip = parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
+        assert_eq!(gzip.unwrap_err(), RequestError::InvalidTransferEncoding);
     }
 
     #[test]
@@ -300,6 +388,53 @@ mod tests {
         assert_eq!(parse(&big).unwrap_err(), RequestError::HeaderOverflow);
         let partial = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(20_000));
         assert_eq!(parse(&partial).unwrap_err(), RequestError::HeaderOverflow);
+    }
+
+    #[test]
+    fn max_header_size_counts_target_names_and_values_as_node_does() {
+        // 2,001 short headers: 18 KiB on the wire, 6 KiB as Node counts.
+        let mut raw = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..2001 {
+            raw.push_str(&format!("x-h{}: v\r\n", i % 10));
+        }
+        raw.push_str("\r\n");
+        assert!(raw.len() > 16 * 1024);
+        assert_eq!(parse(&raw).unwrap().unwrap().headers.len(), 2001);
+        // Just under and at the limit, counted: "/" + "X" + value.
+        let at = |n: usize| format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(n));
+        assert!(parse(&at(16 * 1024 - 3)).unwrap().is_some());
+        assert_eq!(
+            parse(&at(16 * 1024 - 2)).unwrap_err(),
+            RequestError::HeaderOverflow
+        );
+    }
+
+    #[test]
+    fn framing_headers_are_refused_in_llhttps_order() {
+        let te_then_cl =
+            parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n");
+        assert_eq!(
+            te_then_cl.unwrap_err(),
+            RequestError::ContentLengthWithTransferEncoding
+        );
+        let twice = parse(
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        assert_eq!(
+            twice.unwrap_err(),
+            RequestError::InvalidTransferEncodingValue
+        );
+        let lenient = ParseLimits {
+            lenient: true,
+            ..NODE
+        };
+        let both = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let head = parse_head(both, lenient).unwrap().unwrap();
+        assert_eq!(
+            head.framing,
+            Framing::Chunked,
+            "insecureHTTPParser: chunked wins"
+        );
     }
 
     #[test]

@@ -11,7 +11,12 @@ use rhttps_engine::client_auth::VerifyError;
 use rhttps_engine::conn::CloseReason;
 use rhttps_engine::events::{self, Encoder, Event, Negotiated};
 use rhttps_engine::handshake::HandshakeFailure;
-use rhttps_engine::request::{parse_head, RequestError};
+use rhttps_engine::request::{parse_head, ParseLimits, RequestError};
+
+const LIMITS: ParseLimits = ParseLimits {
+    max_size: 16 * 1024,
+    lenient: false,
+};
 
 fn addr(s: &str) -> Option<SocketAddr> {
     Some(s.parse().expect("address"))
@@ -60,7 +65,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
     );
 
     let get = b"GET /a?b HTTP/1.1\r\nHost: x\r\nX-A: \xe9\r\n\r\n";
-    let head = parse_head(get, 16 * 1024).unwrap().unwrap();
+    let head = parse_head(get, LIMITS).unwrap().unwrap();
     case(
         "REQUEST",
         &|e| e.request(7, &head, get, events::FLAG_KEEP_ALIVE),
@@ -75,7 +80,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
         },
     );
     let upgrade = b"GET /ws HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: ws\r\n\r\nearly";
-    let head = parse_head(upgrade, 16 * 1024).unwrap().unwrap();
+    let head = parse_head(upgrade, LIMITS).unwrap().unwrap();
     let flags = events::FLAG_UPGRADE | events::FLAG_HAS_BODY;
     case(
         "REQUEST upgrade",
