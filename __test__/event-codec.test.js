@@ -59,6 +59,7 @@ const EXPECTED = {
   TLS_ERROR: ['onTlsError', 'ERR_SSL_WRONG_VERSION_NUMBER', 'received corrupt message', v4('127.0.0.2', 5)],
   'TLS_ERROR timeout': ['onTlsError', 'ERR_TLS_HANDSHAKE_TIMEOUT', 'TLS handshake timeout', v4('127.0.0.2', 5)],
   ACCEPT_ERROR: ['onAcceptError', 24, 'Too many open files'],
+  ACCEPT_PAUSED: ['onAcceptPaused', 24, 'Too many open files'],
   DATA: ['onData', 9, Buffer.from([0, 1, 2, 255])],
   KEYLOG: ['onKeylog', 7, Buffer.from('CLIENT_RANDOM aa bb')],
   HELLO: ['onHello', 3, 'a.test', true, ['h2', 'http/1.1'], v4('127.0.0.1', 1234)],

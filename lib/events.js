@@ -21,6 +21,7 @@ const ACCEPT_ERROR = 10;
 const DATA = 11;
 const KEYLOG = 12;
 const HELLO = 13;
+const ACCEPT_PAUSED = 14;
 
 const FLAG_HAS_BODY = 1;
 const FLAG_KEEP_ALIVE = 2;
@@ -131,6 +132,7 @@ function dispatch(buf, sink) {
           break;
         }
         case ACCEPT_ERROR: sink.onAcceptError(r.i32(), r.utf16()); break;
+        case ACCEPT_PAUSED: sink.onAcceptPaused(r.i32(), r.utf16()); break;
         case DATA: sink.onData(id, r.bytes32()); break;
         case KEYLOG: sink.onKeylog(id, Buffer.from(r.bytes32())); break;
         case HELLO: {

@@ -186,6 +186,15 @@ class ServerState {
     this.server.emit('tlsClientError', err, handshakeSocket(remote));
   }
 
+  // Out of descriptors or memory: the engine backs off and accepts again once some are free,
+  // as libuv does, so this is no 'error'; a warning (at most once a minute) says why new
+  // connections wait.
+  onAcceptPaused(errno, message) {
+    const code = errno ? require('node:util').getSystemErrorName(-errno) : 'ENOMEM';
+    process.emitWarning(`rhttps: accepting paused (${code}: ${message}); new connections wait until descriptors or memory are free`,
+      { code: 'RHTTPS_ACCEPT_PAUSED' });
+  }
+
   onAcceptError(errno, message) {
     const err = new Error(`accept ${message}`);
     err.errno = -errno;

@@ -24,6 +24,7 @@
 //! | 11   | DATA         | id   | data: bytes32: bytes of an upgraded (or CONNECT) connection |
 //! | 12   | KEYLOG       | id   | line: bytes32: one NSS key-log line (right after its OPEN) |
 //! | 13   | HELLO        | 0    | hello: u32, servername: str8, offers_alpn: u8, count: u8, then count × protocol: str8, remote: addr |
+//! | 14   | ACCEPT_PAUSED | 0   | errno: i32, detail: str16: accepting backs off, out of descriptors or memory (at most once a minute) |
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -45,6 +46,7 @@ pub const ACCEPT_ERROR: u8 = 10;
 pub const DATA: u8 = 11;
 pub const KEYLOG: u8 = 12;
 pub const HELLO: u8 = 13;
+pub const ACCEPT_PAUSED: u8 = 14;
 
 /// REQUEST flags.
 pub const FLAG_HAS_BODY: u8 = 1;
@@ -186,6 +188,12 @@ impl<'a> Encoder<'a> {
         self.str16(detail.as_bytes());
     }
 
+    pub fn accept_paused(&mut self, errno: i32, detail: &str) {
+        self.head(ACCEPT_PAUSED, 0);
+        self.out.extend_from_slice(&errno.to_le_bytes());
+        self.str16(detail.as_bytes());
+    }
+
     pub fn data(&mut self, id: u32, data: &[u8]) {
         self.head(DATA, id);
         self.bytes32(data);
@@ -309,6 +317,10 @@ pub enum Event {
         remote: Option<SocketAddr>,
     },
     AcceptError {
+        errno: i32,
+        detail: String,
+    },
+    AcceptPaused {
         errno: i32,
         detail: String,
     },
@@ -538,6 +550,10 @@ impl Reader<'_> {
                 remote: self.addr()?,
             },
             ACCEPT_ERROR => Event::AcceptError {
+                errno: self.i32()?,
+                detail: self.utf8_16()?,
+            },
+            ACCEPT_PAUSED => Event::AcceptPaused {
                 errno: self.i32()?,
                 detail: self.utf8_16()?,
             },

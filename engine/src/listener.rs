@@ -71,6 +71,21 @@ impl Listener for tokio::net::UnixListener {
     }
 }
 
+/// An accept error that says the process (or system) is out of descriptors or memory: nothing
+/// is wrong with the listener, and accepting works again once some are freed.
+pub fn is_resource_exhaustion(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::OutOfMemory {
+        return true;
+    }
+    #[cfg(unix)]
+    let exhausted = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
+    // WSAEMFILE, WSAENOBUFS.
+    #[cfg(windows)]
+    let exhausted = [10024, 10055];
+    e.raw_os_error()
+        .is_some_and(|errno| exhausted.contains(&errno))
+}
+
 pub fn bind_tcp(opts: &ListenOptions) -> io::Result<std::net::TcpListener> {
     let any_v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), opts.port);
     let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), opts.port);

@@ -13,7 +13,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::net::TcpListener;
@@ -313,6 +313,13 @@ impl Server {
     }
 }
 
+/// How long accepting waits after running out of descriptors, doubling up to the maximum while
+/// the condition lasts.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// ACCEPT_PAUSED is reported at most this often.
+const PAUSE_REPORT_EVERY: Duration = Duration::from_secs(60);
+
 /// Accepts until stopped or shut down. Accepting waits while the consumer is behind on events,
 /// like reading does: new connections then wait in the kernel's backlog.
 async fn accept_loop<L: Listener>(
@@ -321,6 +328,8 @@ async fn accept_loop<L: Listener>(
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    let mut paused_reported: Option<Instant> = None;
     loop {
         let accept = async {
             shared.events.wait_for_room().await;
@@ -332,18 +341,36 @@ async fn accept_loop<L: Listener>(
             _ = shared.shutdown.cancelled() => break,
             accepted = accept => match accepted {
                 Ok(conn) => {
+                    backoff = ACCEPT_BACKOFF_MIN;
                     tokio::spawn(connection(conn, shared.clone()));
                     // Let the new task send its OPEN before the next room check, so a burst
                     // of accepts cannot run far past the mark before its events show up.
                     tokio::task::yield_now().await;
                 }
                 Err(e) if is_per_connection_error(&e) => {}
+                Err(e) if listener::is_resource_exhaustion(&e) => {
+                    // As libuv: no error for the application, which could do nothing about
+                    // it; wait for descriptors (or memory) to free up and accept again. The
+                    // connections wait in the kernel's backlog meanwhile.
+                    if paused_reported.is_none_or(|at| at.elapsed() >= PAUSE_REPORT_EVERY) {
+                        paused_reported = Some(Instant::now());
+                        let errno = e.raw_os_error().unwrap_or(0);
+                        let detail = e.to_string();
+                        shared.events.push(|ev| ev.accept_paused(errno, &detail));
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = &mut stop => break,
+                        _ = shared.shutdown.cancelled() => break,
+                    }
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                    continue;
+                }
                 Err(e) => {
                     let errno = e.raw_os_error().unwrap_or(0);
                     let detail = e.to_string();
                     shared.events.push(|ev| ev.accept_error(errno, &detail));
-                    // Out of descriptors: back off instead of spinning on the same error.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(ACCEPT_BACKOFF_MIN).await;
                 }
             }
         }

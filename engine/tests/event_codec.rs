@@ -171,6 +171,14 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
         },
     );
     case(
+        "ACCEPT_PAUSED",
+        &|e| e.accept_paused(24, "Too many open files"),
+        Event::AcceptPaused {
+            errno: 24,
+            detail: "Too many open files".into(),
+        },
+    );
+    case(
         "DATA",
         &|e| e.data(9, &[0, 1, 2, 255]),
         Event::Data {
@@ -229,7 +237,7 @@ fn every_event_kind_encodes_to_the_golden_bytes() {
 fn every_event_kind_decodes_to_what_was_encoded() {
     let all = cases();
     let kinds: std::collections::BTreeSet<u8> = all.iter().map(|(_, bytes, _)| bytes[0]).collect();
-    assert_eq!(kinds.len(), 13, "a case for every event kind");
+    assert_eq!(kinds.len(), 14, "a case for every event kind");
     let mut batch = Vec::new();
     for (name, bytes, want) in &all {
         assert_eq!(
