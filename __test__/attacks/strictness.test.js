@@ -124,7 +124,9 @@ async function answer(target, raw) {
   // clientError is emitted before the socket closes on both servers; let its listener run.
   await new Promise((r) => setImmediate(r));
   const statuses = (text.match(/HTTP\/1\.[01] \d{3}/g) || []).map((s) => s.slice(9));
-  return { statuses: statuses.join(',') || 'none', clientError: target.errors.join('; ') || null };
+  // Node may report a second clientError for bytes that keep arriving after the first; the
+  // first is the answer to the request.
+  return { statuses: statuses.join(',') || 'none', clientError: target.errors[0] || null };
 }
 
 for (const [mode, options, stricter] of [['default parser', {}, STRICTER], ['insecureHTTPParser', { insecureHTTPParser: true }, STRICTER_WHEN_INSECURE]]) {
@@ -151,14 +153,16 @@ for (const [mode, options, stricter] of [['default parser', {}, STRICTER], ['ins
   });
 }
 
-test('maxHeaderSize is counted as Node counts it: target, names and values', async () => {
+test('around maxHeaderSize (counted as Node counts it: target, names and values) every answer equals Node\'s, ten times over', async () => {
   const many = `GET / HTTP/1.1\r\n${Array.from({ length: 2001 }, (_, i) => `x-h${i % 10}: v\r\n`).join('')}${C}\r\n`;
   const under = `GET / HTTP/1.1\r\nX: ${'a'.repeat(16 * 1024 - 3)}\r\n${C}\r\n`;
   const at = `GET / HTTP/1.1\r\nX: ${'a'.repeat(16 * 1024 - 2)}\r\n${C}\r\n`;
+  const huge = `GET / HTTP/1.1\r\nX: ${'a'.repeat(1024 * 1024)}\r\n${C}\r\n`;
+  const longUrl = `GET /${'u'.repeat(20 * 1024)} HTTP/1.1\r\n${H}${C}\r\n`;
   const node = await serve(http.createServer, {});
   const ours = await serve(rhttps.createServer, {});
   try {
-    for (const [name, raw] of Object.entries({ 'many short headers': many, 'just under': under, 'at the limit': at })) {
+    for (const [name, raw] of Object.entries({ 'many short headers': many, 'just under': under, 'at the limit': at, '1 MB header': huge, 'long URL': longUrl })) {
       for (let i = 0; i < 10; i++) {
         assert.deepEqual(await answer(ours, raw), await answer(node, raw), `${name}, try ${i + 1}`);
       }
