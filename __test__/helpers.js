@@ -6,6 +6,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const https = require('node:https');
+const net = require('node:net');
 const tls = require('node:tls');
 const { execFileSync, spawn } = require('node:child_process');
 
@@ -148,6 +149,17 @@ function runScript(source, { timeoutMs = 15000, env = {}, cwd } = {}) {
   });
 }
 
+// One plain-HTTP GET over a raw TCP socket (Connection: close); resolves with the whole answer.
+function rawHttpGet(port, path = '/') {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    let text = '';
+    s.on('data', (d) => { text += d; });
+    s.on('error', reject);
+    s.on('close', () => resolve(text));
+  });
+}
+
 // Resolves as `promise` does, or rejects once `ms` have passed: every wait in a test is bounded,
 // so a regression fails in seconds with what was awaited, instead of at the runner's limit.
 function within(promise, ms, what) {
@@ -168,4 +180,4 @@ async function until(check, ms, what) {
   }
 }
 
-module.exports = { ROOT, pki, listen, close, withServer, request, rawTls, runScript, within, until };
+module.exports = { ROOT, pki, listen, close, withServer, request, rawTls, rawHttpGet, runScript, within, until };

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const net = require('node:net');
 const { spawn, execFileSync } = require('node:child_process');
-const { ROOT, within } = require('../helpers');
+const { ROOT, within, rawHttpGet } = require('../helpers');
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -21,16 +21,6 @@ const SERVER = `
 function cpuSeconds(pid) {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function get(port) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-    let text = '';
-    s.on('data', (d) => { text += d; });
-    s.on('error', reject);
-    s.on('close', () => resolve(text));
-  });
 }
 
 test('regression: EMFILE under ulimit -n 64 neither kills the server nor spins, and serving resumes', async () => {
@@ -58,7 +48,7 @@ test('regression: EMFILE under ulimit -n 64 neither kills the server nor spins, 
     assert.ok(used < 0.4, `the server used ${used.toFixed(2)} s of CPU in 2 s while out of descriptors (no spinning)`);
     assert.equal(child.exitCode, null, `the server is still running: ${stderr}`);
     for (const s of clients) s.destroy();
-    const answer = await within(get(port), 10000, 'a request once descriptors are free');
+    const answer = await within(rawHttpGet(port), 10000, 'a request once descriptors are free');
     assert.match(answer, /^HTTP\/1\.1 200/);
     assert.doesNotMatch(stderr, /Error: accept|Uncaught/, 'no error reached the application');
     assert.ok((stderr.match(/warning RHTTPS_ACCEPT_PAUSED/g) || []).length <= 1, `at most one warning: ${stderr}`);

@@ -11,20 +11,10 @@ const tls = require('node:tls');
 const { spawn } = require('node:child_process');
 const rhttps = require('../..');
 const rhttpsHttp = require('../../http');
-const { pki, listen, close, request, within } = require('../helpers');
+const { pki, listen, close, request, rawHttpGet, within } = require('../helpers');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rssMiB = () => process.memoryUsage.rss() / 1024 / 1024;
-
-function rawGet(port) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write('GET /fresh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-    let text = '';
-    s.on('data', (d) => { text += d; });
-    s.on('error', reject);
-    s.on('close', () => resolve(text));
-  });
-}
 
 test('handshakeTimeout 2 s closes 300 silent and 300 partial-record connections between 2 and 4 s; fresh GETs succeed meanwhile', async () => {
   const server = rhttps.createServer({ ...pki().serverOptions, handshakeTimeout: 2000 }, (req, res) => res.end('fresh'));
@@ -88,7 +78,7 @@ test('slowloris, slow body and a slow reader are closed on time (408 where Node 
     const reader = net.connect(port, '127.0.0.1', () => { reader.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'); reader.pause(); });
     reader.on('error', () => {});
     await sleep(300);
-    assert.match(await within(rawGet(port), 2000, 'a fresh GET'), /^HTTP\/1\.1 200/);
+    assert.match(await within(rawHttpGet(port, '/fresh'), 2000, 'a fresh GET'), /^HTTP\/1\.1 200/);
     const [loris, body] = await within(Promise.all([slowloris, slowBody]), 6000, 'the trickling clients closed');
     assert.match(loris.text, /^HTTP\/1\.1 408 Request Timeout/, 'slowloris: headersTimeout');
     assert.match(body.text, /^HTTP\/1\.1 408 Request Timeout/, 'slow body: requestTimeout');
@@ -194,7 +184,7 @@ test('a handler slower than the offered load: memory stays bounded and a fresh r
       while ((await new Promise((r) => server.getConnections((e, n) => r(n)))) > 0) await sleep(10);
     })(), 10000, 'the overloaded connections closing');
     const started = Date.now();
-    const text = await within(rawGet(port), 2000, 'a fresh request');
+    const text = await within(rawHttpGet(port, '/fresh'), 2000, 'a fresh request');
     assert.match(text, /^HTTP\/1\.1 200/);
     assert.ok(Date.now() - started < 100, `served after ${Date.now() - started} ms`);
   } finally {
