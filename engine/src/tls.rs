@@ -113,11 +113,7 @@ pub fn identity(opts: &TlsOptions) -> Result<Identity, EngineError> {
     }
     let mut matched = Vec::new();
     for chain in chains {
-        let owner = keys.iter_mut().find(|(key, _)| {
-            CertifiedKey::new(chain.clone(), key.clone())
-                .keys_match()
-                .is_ok()
-        });
+        let owner = keys.iter_mut().find(|(key, _)| belongs_to(key, &chain));
         match owner {
             Some((key, used)) => {
                 *used = true;
@@ -135,6 +131,26 @@ pub fn identity(opts: &TlsOptions) -> Result<Identity, EngineError> {
         pairs.push(Arc::new(CertifiedKey::new(chain, key)));
     }
     Ok(Identity { pairs })
+}
+
+/// Whether `key` is the private key of the chain's leaf: the same SubjectPublicKeyInfo. Read
+/// with x509-parser, which takes X.509 v1 certificates too (what `openssl x509 -req` makes
+/// without an extensions file, and Node serves); rustls's own check parses the leaf with
+/// webpki, which refuses v1, so it is only the fallback for keys that cannot say their
+/// public key.
+fn belongs_to(key: &Arc<dyn SigningKey>, chain: &[CertificateDer<'static>]) -> bool {
+    let Some(leaf) = chain.first() else {
+        return false;
+    };
+    match (
+        key.public_key(),
+        x509_parser::parse_x509_certificate(leaf.as_ref()),
+    ) {
+        (Some(public), Ok((_, cert))) => public.as_ref() == cert.tbs_certificate.subject_pki.raw,
+        _ => CertifiedKey::new(chain.to_vec(), key.clone())
+            .keys_match()
+            .is_ok(),
+    }
 }
 
 /// Host name patterns from `server.addContext()`; the most recently added match wins, and

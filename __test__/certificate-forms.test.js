@@ -1,0 +1,87 @@
+'use strict';
+// Every key and certificate form Node 20 serves, made with the openssl CLI at test time, is
+// served by rhttps too: each form goes to node:https and to rhttps, and a client that trusts
+// only that certificate must complete a request against both.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const https = require('node:https');
+const { execFileSync } = require('node:child_process');
+const rhttps = require('..');
+const { listen, close, within } = require('./helpers');
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-forms-'));
+const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+const read = (f) => fs.readFileSync(path.join(dir, f), 'utf8');
+
+// A self-signed X.509 v1 certificate for `key` (`openssl x509 -req` without extensions).
+function v1(keyFile, name) {
+  openssl('req', '-new', '-key', keyFile, '-out', `${name}.csr`, '-subj', '/CN=localhost');
+  openssl('x509', '-req', '-in', `${name}.csr`, '-signkey', keyFile, '-out', `${name}.crt`, '-days', '2');
+  return read(`${name}.crt`);
+}
+
+// A self-signed X.509 v3 certificate with a subjectAltName.
+function v3(keyFile, name) {
+  openssl('req', '-x509', '-new', '-key', keyFile, '-out', `${name}.crt`, '-subj', '/CN=localhost', '-days', '2',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1');
+  return read(`${name}.crt`);
+}
+
+function forms() {
+  openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'rsa-pkcs8.key');
+  openssl('rsa', '-in', 'rsa-pkcs8.key', '-traditional', '-out', 'rsa-pkcs1.key');
+  openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ec-sec1.key');
+  openssl('ecparam', '-name', 'prime256v1', '-genkey', '-out', 'ec-sec1-params.key');
+  openssl('pkcs8', '-topk8', '-nocrypt', '-in', 'ec-sec1.key', '-out', 'ec-pkcs8.key');
+  const out = {
+    'RSA PKCS#8 key, X.509 v3 certificate': { key: read('rsa-pkcs8.key'), cert: v3('rsa-pkcs8.key', 'rsa-v3') },
+    'RSA PKCS#8 key, X.509 v1 certificate': { key: read('rsa-pkcs8.key'), cert: v1('rsa-pkcs8.key', 'rsa-v1') },
+    'RSA PKCS#1 key, X.509 v1 certificate': { key: read('rsa-pkcs1.key'), cert: v1('rsa-pkcs1.key', 'rsa1-v1') },
+    'EC SEC1 key, X.509 v1 certificate': { key: read('ec-sec1.key'), cert: v1('ec-sec1.key', 'ec-v1') },
+    'EC SEC1 key with an EC PARAMETERS block, X.509 v3 certificate': { key: read('ec-sec1-params.key'), cert: v3('ec-sec1-params.key', 'ecp-v3') },
+    'EC PKCS#8 key, X.509 v1 certificate': { key: read('ec-pkcs8.key'), cert: v1('ec-pkcs8.key', 'ec8-v1') },
+  };
+  const v3rsa = out['RSA PKCS#8 key, X.509 v3 certificate'];
+  out['CRLF line endings'] = { key: v3rsa.key.replace(/\n/g, '\r\n'), cert: v3rsa.cert.replace(/\n/g, '\r\n') };
+  out['text around the PEM blocks'] = { key: `my key\n${v3rsa.key}trailing words\n`, cert: `Subject: localhost\n${v3rsa.cert}\n-- end --\n` };
+  out['key and certificate in one file, as Buffers'] = { key: Buffer.from(v3rsa.key + v3rsa.cert), cert: Buffer.from(v3rsa.key + v3rsa.cert) };
+  out['key and certificate in arrays'] = { key: [v3rsa.key], cert: [Buffer.from(v3rsa.cert)] };
+  return out;
+}
+
+// A request that trusts only `cert`; resolves with the body or the error's code.
+async function attempt(createServer, options, cert) {
+  let server;
+  try {
+    server = createServer(options, (req, res) => res.end('served'));
+  } catch (err) {
+    return `createServer threw ${err.code}`;
+  }
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    return await within(new Promise((resolve) => {
+      https.get({ host: '127.0.0.1', port, servername: 'localhost', ca: cert, agent: false,
+        // v1 certificates have no subjectAltName: Node checks the CN against the servername.
+        checkServerIdentity: (host, peer) => (peer.subject.CN === 'localhost' ? undefined : new Error(`CN ${peer.subject.CN}`)) }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve(body));
+      }).on('error', (err) => resolve(`request failed ${err.code}`));
+    }), 5000, 'a request');
+  } finally {
+    await close(server);
+  }
+}
+
+for (const [name, options] of Object.entries(forms())) {
+  test(`serves as node:https does: ${name}`, async () => {
+    const cert = Array.isArray(options.cert) ? options.cert[0] : options.cert;
+    const theirs = await attempt(https.createServer, options, cert);
+    assert.equal(theirs, 'served', 'node:https serves this form');
+    assert.equal(await attempt(rhttps.createServer, options, cert), theirs);
+  });
+}
