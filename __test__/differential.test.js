@@ -13,7 +13,6 @@ const { pki, listen, close, rawTls } = require('./helpers');
 const INTENTIONAL_DIFFERENCES = {
   connectionEvent: "'connection' fires after the TLS handshake, with the same socket as 'secureConnection': the engine owns the raw TCP socket",
   closeAfterClose: 'after close(), a keep-alive connection is closed as soon as its response ends instead of idling until keepAliveTimeout',
-  missingCertificate: 'an https server without key/cert throws ERR_TLS_MISSING_CERT at createServer instead of failing every handshake',
   dropTiming: "with maxConnections reached, 'drop' fires after the TLS handshake (Node drops before it)",
   sniKeyTypes: 'a context from SNICallback is served alone; OpenSSL keeps the default context\'s certificate of another key type beside it, so Node may serve the default ECDSA certificate instead of the context\'s RSA one (tls-callbacks.test.js)',
   alpnInvalidResult: 'an ALPNCallback result the client did not offer ends that handshake with tlsClientError ERR_TLS_ALPN_CALLBACK_INVALID_RESULT; Node throws it from the handshake as an uncaught exception',
@@ -159,7 +158,6 @@ for (const scenario of scenarios) {
 const README_ROWS = {
   connectionEvent: /^\| `'connection'` event \| \*\*differs\*\*/m,
   closeAfterClose: /^\| `close\(\)` \| \*\*differs/m,
-  missingCertificate: /^\| An https server without `key`\/`cert` \| \*\*differs\*\*/m,
   dropTiming: /^\| `maxConnections` \| \*\*differs\*\*/m,
   sniKeyTypes: /^\| `SNICallback\(servername, cb\)` \|.*\*\*Differs\*\*/m,
   alpnInvalidResult: /^\| `ALPNCallback` \|.*\*\*Differs\*\*/m,

@@ -182,7 +182,7 @@ test('bad key material makes createServer throw a clear error with a code', () =
   assert.throws(() => rhttps.createServer({ key: 'garbage', cert: leafCert }), (e) => e.code === 'ERR_OSSL_PEM_NO_START_LINE' && /PEM/.test(e.message));
   assert.throws(() => rhttps.createServer({ key: leafKey, cert: 'garbage' }), { code: 'ERR_OSSL_PEM_NO_START_LINE' });
   assert.throws(() => rhttps.createServer({ key: otherKey, cert: leafCert }), (e) => e.code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH' && /does not belong/.test(e.message));
-  assert.throws(() => rhttps.createServer({}), (e) => e.code === 'ERR_TLS_MISSING_CERT' && /key.*cert/.test(e.message));
+  assert.throws(() => rhttps.createServer({ key: leafKey }), (e) => e.code === 'ERR_TLS_MISSING_CERT' && /key.*cert/.test(e.message));
   assert.throws(() => rhttps.createServer({ key: 42, cert: leafCert }), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => rhttps.createServer({ secureProtocol: 'TLSv1_2_method' }), (e) => e.code === 'ERR_RHTTPS_UNSUPPORTED_OPTION' && /minVersion/.test(e.message));
 });
@@ -303,4 +303,32 @@ test('regression: after close() a busy keep-alive connection closed only at keep
   // Without the fix the connection idled until keepAliveTimeout + 1 s (6 s).
   await within(closed, 2000, 'close() with the answered keep-alive connection');
   agent.destroy();
+});
+
+test('a server without key/cert is created as on node:https, and its handshakes fail with the same code', async () => {
+  const codes = {};
+  for (const [name, createServer] of [['node', https.createServer], ['rhttps', rhttps.createServer]]) {
+    const s = createServer({}, (req, res) => res.end());
+    const failed = new Promise((resolve) => s.once('tlsClientError', (err) => resolve(err.code)));
+    const port = await listen(s, 0, '127.0.0.1');
+    const client = require('node:tls').connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+    const clientError = new Promise((resolve) => client.once('error', (err) => resolve(err.code)));
+    codes[name] = await within(failed, 3000, `${name}: tlsClientError`);
+    // The client fails too (its alert differs: rustls sends access_denied, OpenSSL handshake_failure).
+    assert.match(await within(clientError, 3000, `${name}: the client's error`), /^ERR_SSL_/);
+    await close(s);
+  }
+  assert.equal(codes.rhttps, codes.node);
+});
+
+test('a server with SNICallback and no key/cert of its own serves what the callback picks', async () => {
+  const context = rhttps.createSecureContext(pki().serverOptions);
+  const s = rhttps.createServer({ SNICallback: (name, cb) => cb(null, context) }, (req, res) => res.end(`for ${req.socket.servername}`));
+  const port = await listen(s, 0, '127.0.0.1');
+  try {
+    const r = await within(request(port, { path: '/' }), 3000, 'a request');
+    assert.equal(r.body.toString(), 'for localhost');
+  } finally {
+    await close(s);
+  }
 });

@@ -35,11 +35,14 @@ wire_enum! {
         /// The client ended the handshake with an alert.
         AlertReceived,
         Other,
+        /// The server has no certificate for this client (made without `key`/`cert`, and no
+        /// SNI context matched).
+        NoCertificate,
     }
 }
 
 impl HandshakeFailure {
-    fn of(e: &io::Error) -> HandshakeFailure {
+    fn of(e: &io::Error, has_certificate: bool) -> HandshakeFailure {
         match e.kind() {
             io::ErrorKind::TimedOut => return HandshakeFailure::Timeout,
             io::ErrorKind::UnexpectedEof
@@ -55,6 +58,8 @@ impl HandshakeFailure {
             Some(rustls::Error::InvalidMessage(_)) => HandshakeFailure::NotTls,
             Some(rustls::Error::PeerIncompatible(_)) => HandshakeFailure::NoSharedCipher,
             Some(rustls::Error::AlertReceived(_)) => HandshakeFailure::AlertReceived,
+            // rustls reports an unresolved certificate as a general error.
+            Some(rustls::Error::General(_)) if !has_certificate => HandshakeFailure::NoCertificate,
             _ => HandshakeFailure::Other,
         }
     }
@@ -117,7 +122,7 @@ where
         Ok(stream) => stream,
         Err(e) if hello::is_aborted(&e) => return None,
         Err(e) => {
-            let failure = HandshakeFailure::of(&e);
+            let failure = HandshakeFailure::of(&e, tls.has_certificate);
             let detail = e.to_string();
             shared
                 .events

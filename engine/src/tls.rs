@@ -50,6 +50,9 @@ pub struct TlsOptions {
 pub struct ServerTls {
     pub config: Arc<ServerConfig>,
     pub client_auth: Option<ClientAuth>,
+    /// False for a server made without `key`/`cert`/`pfx`: as on Node it is created, and a
+    /// handshake only succeeds through an SNI context (`addContext`).
+    pub has_certificate: bool,
 }
 
 /// The key/chain pairs of one context; several pairs (RSA and ECDSA, say) are offered per
@@ -220,7 +223,12 @@ pub fn server_config(
     sni: Arc<SniContexts>,
     tickets: Option<Arc<TicketKeys>>,
 ) -> Result<ServerTls, EngineError> {
-    let default = identity(opts)?;
+    let has_certificate = !(opts.key.is_empty() && opts.cert.is_empty() && opts.pfx.is_empty());
+    let default = if has_certificate {
+        identity(opts)?
+    } else {
+        Identity { pairs: Vec::new() }
+    };
     let versions = tls_policy::versions(opts.min_version.as_deref(), opts.max_version.as_deref())?;
     let base = aws_lc_rs::default_provider();
     let provider = CryptoProvider {
@@ -277,6 +285,7 @@ pub fn server_config(
         .clone()
         .unwrap_or_else(|| vec![b"http/1.1".to_vec()]);
     Ok(ServerTls {
+        has_certificate,
         config: Arc::new(config),
         client_auth,
     })

@@ -165,8 +165,15 @@ fn bad_key_material_has_clear_codes() {
         error(opts(encrypted, &pki.leaf_cert)),
         Some(EngineError::KeyEncrypted)
     ));
+    assert!(
+        error(TlsOptions::default()).is_none(),
+        "a server without key/cert is made, as on Node"
+    );
     assert!(matches!(
-        error(TlsOptions::default()),
+        error(TlsOptions {
+            key: vec![pki.leaf_key.as_bytes().to_vec()],
+            ..Default::default()
+        }),
         Some(EngineError::MissingCertificate)
     ));
 }
