@@ -153,9 +153,7 @@ test('each TLS option rhttps cannot honour fails at createServer with what to do
     [{ pskCallback: () => null }, 'ERR_RHTTPS_UNSUPPORTED_OPTION', /requestCert/],
     [{ secureContext: tls.createSecureContext(base) }, 'ERR_INVALID_ARG_VALUE', /rhttps\.createSecureContext/],
     [{ ticketKeys: Buffer.alloc(47) }, 'ERR_INVALID_ARG_VALUE', /48-byte/],
-    [{ sessionTimeout: -1 }, 'ERR_INVALID_ARG_TYPE', /sessionTimeout/],
-    [{ honorCipherOrder: 'yes' }, 'ERR_INVALID_ARG_TYPE', /honorCipherOrder/],
-    [{ ALPNProtocols: 42 }, 'ERR_INVALID_ARG_TYPE', /ALPNProtocols/],
+    [{ sessionTimeout: -1 }, 'ERR_OUT_OF_RANGE', /options\.sessionTimeout/],
   ];
   for (const [extra, code, message] of cases) {
     assert.throws(() => rhttps.createServer({ ...base, ...extra }), (e) => e.code === code && message.test(e.message),

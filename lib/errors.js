@@ -25,9 +25,11 @@ function listenError(code, address, port, fallbackMessage) {
   return err;
 }
 
+// Node's wording: a dotted name ("options.key") is a property, a plain one an argument.
 function invalidArgType(name, expected, actual) {
   const shown = actual === null ? 'null' : typeof actual === 'object' ? `an instance of ${actual.constructor?.name || 'Object'}` : `type ${typeof actual} (${util.inspect(actual)})`;
-  return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be ${expected}. Received ${shown}`);
+  const kind = name.includes('.') ? 'property' : 'argument';
+  return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" ${kind} must be ${expected}. Received ${shown}`);
 }
 
 function badPort(name, port) {
@@ -35,9 +37,10 @@ function badPort(name, port) {
     `${name} should be >= 0 and < 65536. Received type ${typeof port} (${util.inspect(port)}).`);
 }
 
+// Node writes large integers with separators (1_099_511_627_776).
 function outOfRange(name, range, value) {
-  return nodeError(RangeError, 'ERR_OUT_OF_RANGE',
-    `The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(value)}`);
+  const shown = Number.isInteger(value) && Math.abs(value) > 2 ** 32 ? util.inspect(value, { numericSeparator: true }) : util.inspect(value);
+  return nodeError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`);
 }
 
 module.exports = { nodeError, listenError, invalidArgType, badPort, outOfRange };

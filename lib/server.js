@@ -43,10 +43,16 @@ class ServerState {
     this.native = new NativeServer(secure ? tlsInput(options) : null, () => this.onEvents());
     this.hello = secure ? helloHooks(options) : null;
     if (this.hello) this.native.setHelloHooks(this.hello.SNICallback !== null, this.hello.ALPNCallback !== null);
-    if (secure && options.ticketKeys !== undefined) this.native.setTicketKeys(ticketKeys(options.ticketKeys));
+    if (secure && options.ticketKeys !== undefined) this.native.setTicketKeys(ticketKeys(options.ticketKeys, 'options.ticketKeys'));
     if (secure && options.sessionTimeout !== undefined) {
-      if (!Number.isInteger(options.sessionTimeout) || options.sessionTimeout < 0) {
-        throw invalidArgType('options.sessionTimeout', 'a non-negative integer', options.sessionTimeout);
+      if (typeof options.sessionTimeout !== 'number') {
+        throw invalidArgType('options.sessionTimeout', 'of type number', options.sessionTimeout);
+      }
+      if (!Number.isInteger(options.sessionTimeout)) {
+        throw outOfRange('options.sessionTimeout', 'an integer', options.sessionTimeout);
+      }
+      if (options.sessionTimeout < 0 || options.sessionTimeout > 2147483647) {
+        throw outOfRange('options.sessionTimeout', '>= 0 && <= 2147483647', options.sessionTimeout);
       }
       this.native.setSessionTimeout(options.sessionTimeout);
     }
@@ -220,8 +226,8 @@ function handshakeSocket(remote) {
 }
 
 // Node's 48-byte session ticket keys, as a Buffer.
-function ticketKeys(keys) {
-  if (!Buffer.isBuffer(keys) && !ArrayBuffer.isView(keys)) throw invalidArgType('keys', 'an instance of Buffer, TypedArray, or DataView', keys);
+function ticketKeys(keys, name = 'keys') {
+  if (!Buffer.isBuffer(keys) && !ArrayBuffer.isView(keys)) throw invalidArgType(name, 'an instance of Buffer, TypedArray, or DataView', keys);
   if (keys.byteLength !== 48) {
     throw nodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `Session ticket keys must be a 48-byte buffer. Received ${keys.byteLength} bytes`);
   }
@@ -239,9 +245,11 @@ function validateTimeout(value, name) {
 function storeOptions(server, options) {
   server._IncomingMessage = options.IncomingMessage || http.IncomingMessage;
   server._ServerResponse = options.ServerResponse || http.ServerResponse;
-  for (const name of ['maxHeaderSize', 'requestTimeout', 'headersTimeout', 'keepAliveTimeout', 'connectionsCheckingInterval', 'handshakeTimeout']) {
+  // node:http names its own options bare; handshakeTimeout is tls.Server's, named as a property.
+  for (const name of ['maxHeaderSize', 'requestTimeout', 'headersTimeout', 'keepAliveTimeout', 'connectionsCheckingInterval']) {
     if (options[name] !== undefined) validateTimeout(options[name], name);
   }
+  if (options.handshakeTimeout !== undefined) validateTimeout(options.handshakeTimeout, 'options.handshakeTimeout');
   const requestTimeout = options.requestTimeout ?? DEFAULTS.requestTimeout;
   const headersTimeout = options.headersTimeout ?? Math.min(DEFAULTS.headersTimeout, requestTimeout);
   if (requestTimeout > 0 && headersTimeout > 0 && headersTimeout > requestTimeout) {

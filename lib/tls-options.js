@@ -6,18 +6,19 @@ const { nodeError, invalidArgType } = require('./errors');
 
 const kTlsInput = Symbol('rhttps.tlsInput');
 
+// As Node's createSecureContext: a falsy value is no material at all, and an element of a
+// list that is not key material is named as the option itself.
 function toBuffers(value, name) {
-  if (value === undefined || value === null) return [];
+  if (!value) return [];
   const list = Array.isArray(value) ? value : [value];
-  return list.map((item, i) => {
+  return list.map((item) => {
     if (typeof item === 'string') return Buffer.from(item);
     if (Buffer.isBuffer(item)) return item;
     if (ArrayBuffer.isView(item)) return Buffer.from(item.buffer, item.byteOffset, item.byteLength);
     if (item && typeof item === 'object' && name === 'key' && (typeof item.pem === 'string' || Buffer.isBuffer(item.pem))) {
       return Buffer.from(item.pem);
     }
-    throw invalidArgType(Array.isArray(value) ? `options.${name}[${i}]` : `options.${name}`,
-      'of type string or an instance of Buffer, TypedArray, or DataView', item);
+    throw invalidArgType(`options.${name}`, 'of type string or an instance of Buffer, TypedArray, or DataView', item);
   });
 }
 
@@ -49,6 +50,10 @@ function pfxList(value) {
       }
       return { buf: toBuffers(item.buf, 'pfx')[0] ?? Buffer.alloc(0), passphrase: item.passphrase };
     }
+    // Node hands anything else to OpenSSL, which cannot read it as an archive.
+    if (typeof item !== 'string' && !ArrayBuffer.isView(item)) {
+      throw nodeError(Error, 'ERR_CRYPTO_OPERATION_FAILED', 'Unable to load PFX certificate');
+    }
     return { buf: toBuffers(item, 'pfx')[0] };
   });
 }
@@ -57,6 +62,16 @@ function optionalString(options, name) {
   const v = options[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw invalidArgType(`options.${name}`, 'of type string', v);
+  return v;
+}
+
+// Node names a version that is not a string as it names an unknown one.
+function protocolVersion(options, name, which) {
+  const v = options[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') {
+    throw nodeError(TypeError, 'ERR_TLS_INVALID_PROTOCOL_VERSION', `${v} is not a valid ${which} TLS protocol version`);
+  }
   return v;
 }
 
@@ -75,7 +90,8 @@ function alpnProtocols(value) {
     for (let o = 0; o < wire.length; o += 1 + wire[o]) out.push(wire.subarray(o + 1, o + 1 + wire[o]));
     return out;
   }
-  throw invalidArgType('options.ALPNProtocols', 'an Array, a Buffer or a TypedArray', value);
+  // Node passes anything else through to OpenSSL, which ignores it: no protocol is offered.
+  return undefined;
 }
 
 function tlsInput(options) {
@@ -88,15 +104,12 @@ function tlsInput(options) {
   }
   const passphrase = optionalString(options, 'passphrase');
   // Node's per-key form: key: [{ pem, passphrase }], by position.
-  const keyList = options.key === undefined || options.key === null ? [] : [].concat(options.key);
+  const keyList = options.key ? [].concat(options.key) : [];
   const keyPassphrases = keyList.map((k) => {
     if (k === null || typeof k !== 'object' || Buffer.isBuffer(k) || ArrayBuffer.isView(k) || k.passphrase === undefined) return null;
     if (typeof k.passphrase !== 'string') throw invalidArgType('options.key[].passphrase', 'of type string', k.passphrase);
     return k.passphrase;
   });
-  if (options.honorCipherOrder !== undefined && typeof options.honorCipherOrder !== 'boolean') {
-    throw invalidArgType('options.honorCipherOrder', 'of type boolean', options.honorCipherOrder);
-  }
   return {
     key: toBuffers(options.key, 'key'),
     cert: toBuffers(options.cert, 'cert'),
@@ -104,12 +117,13 @@ function tlsInput(options) {
     passphrase,
     keyPassphrases,
     pfx: pfxList(options.pfx),
-    crl: options.crl === undefined || options.crl === null ? undefined : toBuffers(options.crl, 'crl'),
-    minVersion: optionalString(options, 'minVersion'),
-    maxVersion: optionalString(options, 'maxVersion'),
+    crl: options.crl ? toBuffers(options.crl, 'crl') : undefined,
+    minVersion: protocolVersion(options, 'minVersion', 'minimum'),
+    maxVersion: protocolVersion(options, 'maxVersion', 'maximum'),
     ciphers: optionalString(options, 'ciphers'),
     ecdhCurve: optionalString(options, 'ecdhCurve'),
-    honorCipherOrder: options.honorCipherOrder,
+    // Node takes any value here and tests its truth.
+    honorCipherOrder: options.honorCipherOrder === undefined ? undefined : Boolean(options.honorCipherOrder),
     alpnProtocols: alpnProtocols(options.ALPNProtocols),
     requestCert: options.requestCert === true,
     rejectUnauthorized: options.rejectUnauthorized !== false,

@@ -50,8 +50,8 @@ pub struct TlsOptions {
 pub struct ServerTls {
     pub config: Arc<ServerConfig>,
     pub client_auth: Option<ClientAuth>,
-    /// False for a server made without `key`/`cert`/`pfx`: as on Node it is created, and a
-    /// handshake only succeeds through an SNI context (`addContext`).
+    /// False for a server made without a key and certificate pair (or `pfx`): as on Node it
+    /// is created, and a handshake only succeeds through an SNI context (`addContext`).
     pub has_certificate: bool,
 }
 
@@ -223,7 +223,9 @@ pub fn server_config(
     sni: Arc<SniContexts>,
     tickets: Option<Arc<TicketKeys>>,
 ) -> Result<ServerTls, EngineError> {
-    let has_certificate = !(opts.key.is_empty() && opts.cert.is_empty() && opts.pfx.is_empty());
+    // As on Node, a key without a certificate (or the reverse) makes a server whose handshakes
+    // fail, not an error here.
+    let has_certificate = (!opts.key.is_empty() && !opts.cert.is_empty()) || !opts.pfx.is_empty();
     let default = if has_certificate {
         identity(opts)?
     } else {

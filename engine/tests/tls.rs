@@ -169,12 +169,20 @@ fn bad_key_material_has_clear_codes() {
         error(TlsOptions::default()).is_none(),
         "a server without key/cert is made, as on Node"
     );
-    assert!(matches!(
+    assert!(
         error(TlsOptions {
             key: vec![pki.leaf_key.as_bytes().to_vec()],
             ..Default::default()
+        })
+        .is_none(),
+        "a key alone makes a server whose handshakes fail, as on Node"
+    );
+    assert!(matches!(
+        rhttps_engine::tls::identity(&TlsOptions {
+            key: vec![pki.leaf_key.as_bytes().to_vec()],
+            ..Default::default()
         }),
-        Some(EngineError::MissingCertificate)
+        Err(EngineError::MissingCertificate)
     ));
 }
 
