@@ -46,6 +46,12 @@ test('bad option types and values get the same error as on node:https', () => {
     'a string as options': 'nope',
     'null options': null,
     'true as options': true,
+    'an array as options': [],
+    'a { pem } key outside a list': { key: { pem: key }, cert },
+    'a { pem } key inside a list': { key: [{ pem: key }], cert },
+    'ArrayBuffers': { key: new Uint8Array(Buffer.from(key)).buffer, cert: new Uint8Array(Buffer.from(cert)).buffer },
+    'true as key': { key: true, cert },
+    'true as key and as cert (cert is checked first)': { key: true, cert: true },
   };
   for (const [name, options] of Object.entries(cases)) {
     assert.equal(outcome(rhttps.createServer, options), outcome(https.createServer, options), name);

@@ -464,7 +464,7 @@ function defineServer(Base, secure) {
       options = {};
     } else if (options === undefined || options === null) {
       options = {};
-    } else if (typeof options !== 'object') {
+    } else if (typeof options !== 'object' || Array.isArray(options)) {
       throw invalidArgType('options', 'of type object', options);
     }
     EventEmitter.call(this);

@@ -15,7 +15,8 @@ function toBuffers(value, name) {
     if (typeof item === 'string') return Buffer.from(item);
     if (Buffer.isBuffer(item)) return item;
     if (ArrayBuffer.isView(item)) return Buffer.from(item.buffer, item.byteOffset, item.byteLength);
-    if (item && typeof item === 'object' && name === 'key' && (typeof item.pem === 'string' || Buffer.isBuffer(item.pem))) {
+    // { pem, passphrase } only as an element of a key list, as on Node.
+    if (item && typeof item === 'object' && name === 'key' && Array.isArray(value) && (typeof item.pem === 'string' || Buffer.isBuffer(item.pem))) {
       return Buffer.from(item.pem);
     }
     throw invalidArgType(`options.${name}`, 'of type string or an instance of Buffer, TypedArray, or DataView', item);
@@ -102,6 +103,10 @@ function tlsInput(options) {
       throw unsupported(`the ${name} option`, instead);
     }
   }
+  // Validated in Node's order (createSecureContext: ca, cert, then key).
+  const ca = toBuffers(options.ca, 'ca');
+  const cert = toBuffers(options.cert, 'cert');
+  const key = toBuffers(options.key, 'key');
   const passphrase = optionalString(options, 'passphrase');
   // Node's per-key form: key: [{ pem, passphrase }], by position.
   const keyList = options.key ? [].concat(options.key) : [];
@@ -111,9 +116,9 @@ function tlsInput(options) {
     return k.passphrase;
   });
   return {
-    key: toBuffers(options.key, 'key'),
-    cert: toBuffers(options.cert, 'cert'),
-    ca: toBuffers(options.ca, 'ca'),
+    key,
+    cert,
+    ca,
     passphrase,
     keyPassphrases,
     pfx: pfxList(options.pfx),
