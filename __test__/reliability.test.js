@@ -62,12 +62,23 @@ test('regression: every exception thrown by handlers in one batch reaches uncaug
   assert.deepStrictEqual(results.rhttps, results.node);
 });
 
-for (const close of ['a bare TCP FIN', 'close_notify']) {
-  test(`regression: a whole request followed at once by ${close} is answered`, async () => {
+const HALF_CLOSE = [
+  ['a bare TCP FIN', 'a synchronous answer', 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+  ['close_notify', 'a synchronous answer', 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+  // The answer comes on the request's 'end', ticks after the request: still before the FIN.
+  ['close_notify', "an answer on the request's 'end'", 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nAA\r\n0\r\n\r\n'],
+];
+
+for (const [close, answer, request] of HALF_CLOSE) {
+  test(`regression: a whole request followed at once by ${close} gets ${answer}`, async () => {
     const results = await onBoth(`
       const net = require('node:net');
       const tls = require('node:tls');
-      const server = createServer(serverOptions, (req, res) => res.end('answer'));
+      const server = createServer(serverOptions, (req, res) => {
+        if (req.method === 'GET') return res.end('answer');
+        req.resume();
+        req.on('end', () => res.end('answer'));
+      });
       server.listen(0, '127.0.0.1', async () => {
         const port = server.address().port;
         let answered = 0;
@@ -75,7 +86,7 @@ for (const close of ['a bare TCP FIN', 'close_notify']) {
           const text = await new Promise((resolve) => {
             const raw = net.connect(port, '127.0.0.1');
             const t = tls.connect({ socket: raw, servername: 'localhost', ca }, () => {
-              t.write('GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n', () => {
+              t.write(${JSON.stringify(request)}, () => {
                 if (${JSON.stringify(close)} === 'close_notify') t.end();
                 else raw.end();
               });

@@ -216,9 +216,16 @@ class Connection {
     }
   }
 
-  // The client sent FIN. Node's http server does not stay half-open by default; an upgraded
-  // socket is the application's, which sees 'end' like any net.Socket's.
+  // The client sent FIN. Node sees it in a later read callback than the bytes before it, so a
+  // handler that answers on its request's 'end' (ticks after the request) has answered by then;
+  // the FIN is handled after those ticks here too.
   onPeerEnd() {
+    setImmediate(() => this.scope.runInAsyncScope(this.peerEnded, this));
+  }
+
+  // Node's http server does not stay half-open by default; an upgraded socket is the
+  // application's, which sees 'end' like any net.Socket's.
+  peerEnded() {
     const socket = this.socket;
     if (this.upgraded) {
       socket.push(null);

@@ -172,3 +172,22 @@ test('around maxHeaderSize (counted as Node counts it: target, names and values)
     ours.server.close();
   }
 });
+
+test('a Transfer-Encoding without a final chunked is dispatched, then refused with 400, as on node:http', async () => {
+  const raw = `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunkedchunked\r\n\r\n1\r\nA\r\n0\r\n\r\n`;
+  const seen = {};
+  for (const [name, createServer] of [['node', http.createServer], ['rhttps', rhttps.createServer]]) {
+    const target = await serve(createServer, {});
+    const requests = [];
+    target.server.on('request', (req) => {
+      requests.push(req.url);
+      req.on('data', () => requests.push('data'));
+      req.on('end', () => requests.push('end'));
+    });
+    const result = await answer(target, raw);
+    target.server.close();
+    seen[name] = { ...result, requests };
+  }
+  assert.deepEqual(seen.node.requests, ['/'], 'node:http reference: dispatched, no body');
+  assert.deepEqual(seen.rhttps, seen.node);
+});

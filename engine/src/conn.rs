@@ -487,6 +487,10 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
             ctx.state.pending.fetch_add(1, Ordering::SeqCst);
             ctx.events.push(|e| e.request(id, &head, buf, flags));
             buf.advance(head.len);
+            if let Framing::Refused(err) = head.framing {
+                report_client_error(ctx, phase, buf, err);
+                return false;
+            }
             *phase = if head.upgrade {
                 Phase::AwaitUpgrade {
                     started,
@@ -547,6 +551,8 @@ fn after_head(started: Instant, framing: Framing) -> Phase {
             started,
             body: Body::Chunked(ChunkedDecoder::default()),
         },
+        // Reported as soon as the head is dispatched (`process`).
+        Framing::Refused(_) => Phase::Failed,
     }
 }
 

@@ -74,6 +74,9 @@ pub enum Framing {
     None,
     Length(u64),
     Chunked,
+    /// llhttp takes the head and then refuses its body: the request is dispatched, then the
+    /// client error follows (a `Transfer-Encoding` whose final coding is not `chunked`).
+    Refused(RequestError),
 }
 
 /// A parsed head, as byte ranges into the buffer it was parsed from (no copies).
@@ -217,10 +220,13 @@ fn parse_with<'b>(
     }
     if te.seen {
         // With insecureHTTPParser, Transfer-Encoding wins over Content-Length, as in llhttp.
-        if !te.chunked_last {
+        framing = if te.chunked_last {
+            Framing::Chunked
+        } else if limits.lenient {
             return Err(RequestError::InvalidTransferEncoding.into());
-        }
-        framing = Framing::Chunked;
+        } else {
+            Framing::Refused(RequestError::InvalidTransferEncoding)
+        };
     } else if let Some(n) = content_length {
         if n > 0 {
             framing = Framing::Length(n);
@@ -379,7 +385,11 @@ mod tests {
         let te = parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
         assert_eq!(te.unwrap_err(), RequestError::InvalidTransferEncodingValue);
         let gzip = parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
-        assert_eq!(gzip.unwrap_err(), RequestError::InvalidTransferEncoding);
+        assert_eq!(
+            gzip.unwrap().unwrap().framing,
+            Framing::Refused(RequestError::InvalidTransferEncoding),
+            "the head is dispatched, then its body refused, as llhttp does"
+        );
     }
 
     #[test]
