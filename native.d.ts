@@ -61,6 +61,11 @@ export declare class NativeServer {
   writev(id: number, chunks: Array<Buffer>): boolean
   end(id: number): void
   destroy(id: number): void
+  /**
+   * Destroys the connection if no request is arriving or being answered (for
+   * `closeIdleConnections()`); whether it did.
+   */
+  destroyIfIdle(id: number): boolean
   pause(id: number): void
   resume(id: number): void
   responseDone(id: number): void

@@ -53,6 +53,8 @@ class Connection {
     socket.on('error', socketOnError);
     socket.on('timeout', socketOnTimeout);
     socket.on('drain', socketOnDrain);
+    // RFC 7230 3: node:http refuses a socket encoding, which would corrupt the parser's input.
+    socket.setEncoding = socketSetEncoding;
     if (server.timeout > 0) socket.setTimeout(server.timeout);
   }
 
@@ -291,6 +293,12 @@ function socketOnError(e) {
     }
     this.destroy(e);
   }
+}
+
+function socketSetEncoding() {
+  const err = new Error('Changing the socket encoding is not allowed per RFC7230 Section 3.');
+  err.code = 'ERR_HTTP_SOCKET_ENCODING';
+  throw err;
 }
 
 function socketOnDrain() {

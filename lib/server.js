@@ -217,6 +217,7 @@ function handshakeSocket(remote) {
     remotePort: remote.port,
     remoteFamily: remote.family,
     encrypted: true,
+    _secureEstablished: false,
     destroyed: true,
     // The engine has already closed the connection.
     destroy() { return this; },
@@ -279,6 +280,17 @@ function storeOptions(server, options) {
   // node:https leaves maxRequestsPerSocket unset; node:http starts it at 0.
   if (!server[kState].secure) server.maxRequestsPerSocket = 0;
   server.httpAllowHalfOpen = false;
+  // net.Server's socket options, as node:http sets them (TCP_NODELAY is always on).
+  server.noDelay = true;
+  server.keepAlive = Boolean(options.keepAlive);
+  server.keepAliveInitialDelay = ~~(options.keepAliveInitialDelay / 1000);
+  server.highWaterMark = options.highWaterMark ?? require('node:stream').getDefaultHighWaterMark();
+  // tls.Server's ALPN list in wire format; node:https offers http/1.1 by default.
+  if (server[kState].secure) {
+    const out = {};
+    require('node:tls').convertALPNProtocols(options.ALPNProtocols ?? ['http/1.1'], out);
+    server.ALPNProtocols = out.ALPNProtocols;
+  }
 }
 
 // node:https turns handshake failures into 'clientError' (and destroys the socket) unless
@@ -367,10 +379,13 @@ class ServerMethods {
 
   // Connections with no request in progress; those still answering close after their
   // response (see Connection#onResponseFinish).
+  // The engine has the last word: a request whose first bytes have arrived is not idle.
   closeIdleConnections() {
-    for (const conn of this[kState].connections.values()) {
+    const st = this[kState];
+    for (const conn of st.connections.values()) {
       const msg = conn.socket._httpMessage;
-      if (conn.incoming.length === 0 && conn.receiving === null && (!msg || msg.finished)) {
+      if (conn.incoming.length === 0 && conn.receiving === null && (!msg || msg.finished)
+        && st.native.destroyIfIdle(conn.socket._id)) {
         conn.socket.destroy();
       }
     }

@@ -38,7 +38,8 @@ class RhttpsSocket extends Duplex {
   constructor(native, id, remote, local, tls, server) {
     // allowHalfOpen as Node's http server sets it; autoDestroy off because the socket is
     // only gone when the engine says so (the CLOSE event), not when both sides have ended.
-    super({ allowHalfOpen: true, autoDestroy: false, emitClose: true });
+    // node:http's sockets take the server's highWaterMark; node:https's TLS sockets do not.
+    super({ allowHalfOpen: true, autoDestroy: false, emitClose: true, highWaterMark: tls === null ? server.highWaterMark : undefined });
     this._native = native;
     this._id = id;
     this._pendingWrite = null;
@@ -73,7 +74,15 @@ class RhttpsSocket extends Duplex {
     if (this.writable && !this.readableEnded) return 'open';
     return this.writable ? 'writeOnly' : 'readOnly';
   }
-  get bytesWritten() { return this._bytesWritten || 0; }
+  // As net.Socket: what went to the engine, plus what the stream still buffers.
+  get bytesWritten() {
+    let bytes = this._bytesWritten || 0;
+    for (const entry of this.writableBuffer) {
+      // Entries already handed over are cleared to null in place.
+      if (entry) bytes += Buffer.isBuffer(entry.chunk) ? entry.chunk.length : Buffer.byteLength(entry.chunk, entry.encoding);
+    }
+    return bytes;
+  }
 
   address() {
     return { address: this.localAddress, family: this.localFamily, port: this.localPort };

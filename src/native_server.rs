@@ -456,6 +456,13 @@ impl NativeServer {
         self.engine.destroy(id)
     }
 
+    /// Destroys the connection if no request is arriving or being answered (for
+    /// `closeIdleConnections()`); whether it did.
+    #[napi(catch_unwind)]
+    pub fn destroy_if_idle(&self, id: u32) -> bool {
+        self.engine.destroy_if_idle(id)
+    }
+
     #[napi(catch_unwind)]
     pub fn pause(&self, id: u32) {
         self.engine.pause(id)

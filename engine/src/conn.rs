@@ -121,6 +121,9 @@ pub struct ConnState {
     upgrade: AtomicU8,
     /// Test-only fault injection: the task panics at its next wake-up.
     fault: AtomicBool,
+    /// No request is on its way in or being answered (Node's idle connection, which
+    /// `closeIdleConnections()` closes); kept by the reader.
+    between_requests: AtomicBool,
     wake: Notify,
     commands: Commands,
 }
@@ -140,6 +143,7 @@ impl ConnState {
             pending: AtomicUsize::new(0),
             upgrade: AtomicU8::new(UNDECIDED),
             fault: AtomicBool::new(false),
+            between_requests: AtomicBool::new(true),
             wake: Notify::new(),
             commands: Commands::default(),
         }
@@ -235,6 +239,15 @@ impl ConnHandle {
         let decision = if raw { UPGRADE_RAW } else { UPGRADE_DECLINED };
         self.state.upgrade.store(decision, Ordering::SeqCst);
         self.state.wake.notify_one();
+    }
+
+    /// Destroys the connection if no request is arriving or being answered; says whether it did.
+    pub fn destroy_if_idle(&self) -> bool {
+        let idle = self.state.between_requests.load(Ordering::SeqCst);
+        if idle {
+            self.destroy();
+        }
+        idle
     }
 
     /// Makes the connection's task panic, for tests of what survives an engine bug.
@@ -385,7 +398,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
             continue;
         }
         let pending = state.pending.load(Ordering::SeqCst);
-        let idle = matches!(phase, Phase::Head { started: None }) && buf.is_empty() && pending == 0;
+        let between = matches!(phase, Phase::Head { .. }) && buf.is_empty() && pending == 0;
+        state.between_requests.store(between, Ordering::SeqCst);
+        let idle = between && matches!(phase, Phase::Head { started: None });
         if idle {
             idle_since.get_or_insert_with(Instant::now);
         } else {

@@ -282,6 +282,12 @@ impl Server {
         self.on_conn(id, ConnHandle::destroy)
     }
 
+    /// Destroys connection `id` if it is between requests; says whether it did (a connection
+    /// already gone counts as done).
+    pub fn destroy_if_idle(&self, id: u32) -> bool {
+        self.conn(id).is_none_or(|c| c.destroy_if_idle())
+    }
+
     pub fn pause(&self, id: u32) {
         self.on_conn(id, ConnHandle::pause)
     }

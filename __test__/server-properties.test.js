@@ -1,0 +1,86 @@
+'use strict';
+// Server and socket details libraries and Node's own tests read, compared with node:https on
+// the same input: net.Server's socket options, tls.Server's ALPN list, highWaterMark, the
+// refused socket encoding, bytesWritten while the response is still buffered, and which
+// connections closeIdleConnections() leaves open.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const https = require('node:https');
+const net = require('node:net');
+const tls = require('node:tls');
+const rhttps = require('..');
+const { pki, listen, close, request, within } = require('./helpers');
+
+const both = [['node', https.createServer], ['rhttps', rhttps.createServer]];
+
+test('server properties: noDelay, keepAlive, highWaterMark and the ALPN list, as on node:https', () => {
+  const seen = {};
+  for (const [name, createServer] of both) {
+    const plain = createServer(pki().serverOptions);
+    const tuned = createServer({ ...pki().serverOptions, highWaterMark: 32768, ALPNProtocols: ['h2', 'http/1.1'], keepAlive: true });
+    seen[name] = [plain, tuned].map((s) => ({
+      noDelay: s.noDelay, keepAlive: s.keepAlive, highWaterMark: s.highWaterMark, ALPNProtocols: s.ALPNProtocols.toString('hex'),
+    }));
+  }
+  assert.deepEqual(seen.rhttps, seen.node);
+});
+
+test('highWaterMark (which node:https leaves to the TLS socket) and req/res; setEncoding on the socket is refused; bytesWritten counts what is buffered', async () => {
+  const seen = {};
+  for (const [name, createServer] of both) {
+    const s = createServer({ ...pki().serverOptions, highWaterMark: 32768 }, (req, res) => {
+      let encodingError;
+      try { req.socket.setEncoding('utf8'); } catch (err) { encodingError = err.code; }
+      res.end('hello');
+      seen[name] = { reqHighWaterMark: req.readableHighWaterMark, resHighWaterMark: res.writableHighWaterMark, encodingError, written: req.socket.bytesWritten > 0 };
+    });
+    const port = await listen(s, 0, '127.0.0.1');
+    await within(request(port), 3000, `${name}: a request`);
+    await close(s);
+  }
+  assert.deepEqual(seen.rhttps, seen.node);
+  assert.equal(seen.node.encodingError, 'ERR_HTTP_SOCKET_ENCODING');
+});
+
+test('closeIdleConnections() closes an idle keep-alive connection and leaves one whose request is half sent', async () => {
+  const seen = {};
+  for (const [name, createServer] of both) {
+    const s = createServer({ ...pki().serverOptions, headersTimeout: 0, requestTimeout: 0 }, (req, res) => res.end('ok'));
+    const port = await listen(s, 0, '127.0.0.1');
+    const connect = () => new Promise((resolve) => {
+      const c = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki().rootCert }, () => resolve(c));
+      c.sawClose = false;
+      c.on('close', () => { c.sawClose = true; });
+      c.on('error', () => {});
+    });
+    const partial = await connect();
+    partial.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    const idle = await connect();
+    await within(new Promise((resolve) => { idle.once('data', resolve); idle.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'); }), 3000, `${name}: the keep-alive answer`);
+    await new Promise((r) => setTimeout(r, 100));
+    s.closeIdleConnections();
+    await within(new Promise((resolve) => (idle.sawClose ? resolve() : idle.once('close', resolve))), 3000, `${name}: the idle connection closing`);
+    await new Promise((r) => setTimeout(r, 200));
+    seen[name] = { idleClosed: idle.sawClose, partialClosed: partial.sawClose };
+    partial.destroy();
+    await close(s);
+  }
+  assert.deepEqual(seen.node, { idleClosed: true, partialClosed: false }, 'node:https reference');
+  assert.deepEqual(seen.rhttps, seen.node);
+});
+
+test('the stand-in socket of a failed handshake says the handshake did not finish, as node:https does', async () => {
+  const seen = {};
+  for (const [name, createServer] of both) {
+    const s = createServer({ ...pki().serverOptions, handshakeTimeout: 200 });
+    const failed = new Promise((resolve) => s.once('tlsClientError', (err, socket) => resolve(socket._secureEstablished)));
+    const port = await listen(s, 0, '127.0.0.1');
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => {});
+    seen[name] = await within(failed, 3000, `${name}: tlsClientError`);
+    c.destroy();
+    await close(s);
+  }
+  assert.equal(seen.rhttps, seen.node);
+});
