@@ -175,7 +175,7 @@ class Connection {
     const req = this.receiving;
     if (req === null || req.destroyed) return;
     this.socket._touch();
-    this.socket.bytesRead += chunk.length;
+    this.socket._bytesRead += chunk.length;
     // The chunk is a view into the batch buffer; push takes it without copying.
     if (!req.push(chunk)) {
       this.bodyPaused = true;

@@ -10,7 +10,7 @@ const dns = require('node:dns');
 const net = require('node:net');
 const { NativeServer, defaultLimits } = require('./native');
 const { dispatch } = require('./events');
-const { RhttpsSocket } = require('./socket');
+const { createSocket } = require('./socket');
 const { Connection } = require('./connection');
 const { normalizeListenArgs } = require('./listen-args');
 const { tlsInput, TLS_OPTION_NAMES } = require('./tls-options');
@@ -119,7 +119,7 @@ class ServerState {
       server.emit('drop', data);
       return;
     }
-    const socket = new RhttpsSocket(this.native, id, remote, local, this.secure ? tls : null, server);
+    const socket = createSocket(this.native, id, remote, local, this.secure ? tls : null, server);
     const conn = new Connection(this, socket);
     this.connections.set(id, conn);
     this.updateRef();

@@ -3,6 +3,8 @@
 // Node's ServerResponse writes its serialized HTTP/1.1 bytes here, and they go to the engine
 // in one native call per write (or per corked batch, through _writev).
 
+const net = require('node:net');
+const tls = require('node:tls');
 const { Duplex } = require('node:stream');
 const { X509Certificate } = require('node:crypto');
 const { rethrowEach } = require('./events');
@@ -49,14 +51,10 @@ class RhttpsSocket extends Duplex {
     this._paused = false;
     this._raw = false;
     this.server = server;
-    this.remoteAddress = remote.address;
-    this.remotePort = remote.port;
-    this.remoteFamily = remote.family;
-    this.localAddress = local.address;
-    this.localPort = local.port;
-    this.localFamily = local.family;
+    this._remote = remote;
+    this._local = local;
     this.connecting = false;
-    this.bytesRead = 0;
+    this._bytesRead = 0;
     if (tls !== null) {
       this.encrypted = true;
       // tls.clientAuth: 0 no client certificate asked for, 1 verified, 2 not verified.
@@ -68,6 +66,15 @@ class RhttpsSocket extends Duplex {
     }
   }
 
+  // net.Socket's accessors read its libuv handle; these read what the engine reported.
+  get remoteAddress() { return this._remote.address; }
+  get remotePort() { return this._remote.port; }
+  get remoteFamily() { return this._remote.family; }
+  get localAddress() { return this._local.address; }
+  get localPort() { return this._local.port; }
+  get localFamily() { return this._local.family; }
+  get bytesRead() { return this._bytesRead; }
+  get bufferSize() { return this.writableLength; }
   get pending() { return false; }
   get readyState() {
     if (this.destroyed) return 'closed';
@@ -128,7 +135,7 @@ class RhttpsSocket extends Duplex {
 
   _pushRaw(chunk) {
     this._touch();
-    this.bytesRead += chunk.length;
+    this._bytesRead += chunk.length;
     if (!this.push(chunk)) this._native.pause(this._id);
   }
 
@@ -196,6 +203,12 @@ class RhttpsSocket extends Duplex {
     }
   }
 
+  // net.Socket's timer hook, called by Node's stream code on activity.
+  _unrefTimer() { this._touch(); }
+  _getpeername() { return { address: this.remoteAddress, port: this.remotePort, family: this.remoteFamily }; }
+  _getsockname() { return this.address(); }
+  resetAndDestroy() { return this.destroy(); }
+
   // TCP_NODELAY is always on in the engine (Node's http default); keep-alive probes are
   // left to the OS defaults.
   setNoDelay() { return this; }
@@ -236,6 +249,48 @@ class RhttpsSocket extends Duplex {
     return this._tls && this._tls.group ? { ...this._tls.group } : null;
   }
   isSessionReused() { return Boolean(this._tls && this._tls.resumed); }
+
+  // tls.TLSSocket's methods that read OpenSSL state rhttps does not have: what Node answers
+  // when that state is absent, or a clear error where the operation cannot be done.
+  getCertificate() { return null; }
+  getSession() { return undefined; }
+  getTLSTicket() { return undefined; }
+  getFinished() { return undefined; }
+  getPeerFinished() { return undefined; }
+  getSharedSigalgs() { return []; }
+  getPeerX509Certificate() { return this.getX509Certificate(); }
+  setMaxSendFragment() { return false; }
+  disableRenegotiation() {}
+  renegotiate(options, callback) {
+    const err = new Error('TLS renegotiation is not supported: rustls does not renegotiate (TLS 1.3 has no renegotiation)');
+    err.code = 'ERR_TLS_RENEGOTIATION_DISABLED';
+    if (typeof callback === 'function') process.nextTick(callback, err);
+    return false;
+  }
+  exportKeyingMaterial() {
+    const err = new Error('exportKeyingMaterial() is not supported by rhttps yet');
+    err.code = 'ERR_RHTTPS_UNSUPPORTED';
+    throw err;
+  }
 }
 
-module.exports = { RhttpsSocket };
+// `instanceof` as on Node: a plain connection's socket is a net.Socket, a TLS connection's a
+// tls.TLSSocket (and a net.Socket), without running their constructors, which would open
+// libuv and OpenSSL handles. Every net.Socket/TLSSocket method that would touch such a handle
+// is overridden above; the others (end, read, ...) only use the stream state.
+Object.setPrototypeOf(RhttpsSocket.prototype, net.Socket.prototype);
+
+function RhttpsTlsSocket(...args) {
+  return Reflect.construct(RhttpsSocket, args, new.target || RhttpsTlsSocket);
+}
+RhttpsTlsSocket.prototype = Object.create(tls.TLSSocket.prototype, Object.getOwnPropertyDescriptors(RhttpsSocket.prototype));
+RhttpsTlsSocket.prototype.constructor = RhttpsTlsSocket;
+
+// One socket class per kind of connection.
+function createSocket(native, id, remote, local, tlsInfo, server) {
+  return tlsInfo === null
+    ? new RhttpsSocket(native, id, remote, local, tlsInfo, server)
+    : new RhttpsTlsSocket(native, id, remote, local, tlsInfo, server);
+}
+
+module.exports = { RhttpsSocket, RhttpsTlsSocket, createSocket };
