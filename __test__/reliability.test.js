@@ -107,3 +107,23 @@ for (const [close, answer, request] of HALF_CLOSE) {
     assert.deepStrictEqual(results.rhttps, results.node);
   });
 }
+
+test('regression: after a refused request whose clientError listener keeps the socket, the client\'s FIN still ends the connection', async () => {
+  const results = await onBoth(`
+    const tls = require('node:tls');
+    const server = createServer(serverOptions, () => {});
+    let code;
+    server.on('clientError', (err) => { code = err.code; });
+    server.listen(0, '127.0.0.1', () => {
+      const c = tls.connect({ port: server.address().port, host: '127.0.0.1', servername: 'localhost', ca }, () => {
+        c.write('GET / HTTP/1.1\\r\\nDummy: Header\\rContent-Length: 1\\r\\n\\r\\n');
+        c.end();
+      });
+      c.on('error', () => {});
+      const timer = setTimeout(() => { console.log(JSON.stringify({ code, ended: false })); process.exit(0); }, 3000);
+      c.on('end', () => { clearTimeout(timer); console.log(JSON.stringify({ code, ended: true })); process.exit(0); });
+    });
+  `);
+  assert.deepStrictEqual(results.node, { code: 'HPE_LF_EXPECTED', ended: true }, 'node:https reference');
+  assert.deepStrictEqual(results.rhttps, results.node);
+});

@@ -84,3 +84,25 @@ test('the stand-in socket of a failed handshake says the handshake did not finis
   }
   assert.equal(seen.rhttps, seen.node);
 });
+
+test('req.socket is instanceof tls.TLSSocket and net.Socket over HTTPS, net.Socket over HTTP, as on Node', async () => {
+  const http = require('node:http');
+  const rhttpsHttp = require('../http');
+  const kinds = (socket) => ({ tls: socket instanceof tls.TLSSocket, net: socket instanceof net.Socket });
+  const seen = {};
+  for (const [name, createHttps, createHttp] of [['node', https.createServer, http.createServer], ['rhttps', rhttps.createServer, rhttpsHttp.createServer]]) {
+    let secure;
+    let plain;
+    const s = createHttps(pki().serverOptions, (req, res) => { secure = kinds(req.socket); res.end(); });
+    const p = createHttp((req, res) => { plain = kinds(req.socket); res.end(); });
+    const port = await listen(s, 0, '127.0.0.1');
+    const plainPort = await listen(p, 0, '127.0.0.1');
+    await within(request(port), 3000, `${name}: an HTTPS request`);
+    await within(new Promise((resolve) => http.get({ host: '127.0.0.1', port: plainPort, agent: false }, (res) => { res.resume(); res.on('end', resolve); })), 3000, `${name}: an HTTP request`);
+    await close(s);
+    await close(p);
+    seen[name] = { secure, plain };
+  }
+  assert.deepEqual(seen.node, { secure: { tls: true, net: true }, plain: { tls: false, net: true } });
+  assert.deepEqual(seen.rhttps, seen.node);
+});

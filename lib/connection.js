@@ -218,11 +218,12 @@ class Connection {
     }
   }
 
-  // The client sent FIN. Node sees it in a later read callback than the bytes before it, so a
-  // handler that answers on its request's 'end' (ticks after the request) has answered by then;
-  // the FIN is handled after those ticks here too.
+  // The client sent FIN. Node sees it in a later read callback than the bytes before it, after
+  // the ticks those bytes caused, so a handler that answers on its request's 'end' has answered
+  // by then. A microtask runs after the batch's whole tick queue, as that read callback would;
+  // later I/O (another socket's data) still comes after it, as on Node.
   onPeerEnd() {
-    setImmediate(() => this.scope.runInAsyncScope(this.peerEnded, this));
+    queueMicrotask(() => this.scope.runInAsyncScope(this.peerEnded, this));
   }
 
   // Node's http server does not stay half-open by default; an upgraded socket is the

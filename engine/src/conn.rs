@@ -398,7 +398,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
             continue;
         }
         let pending = state.pending.load(Ordering::SeqCst);
-        let between = matches!(phase, Phase::Head { .. }) && buf.is_empty() && pending == 0;
+        // A connection whose request was refused has nothing more to answer either.
+        let between = (matches!(phase, Phase::Head { .. }) && buf.is_empty() && pending == 0)
+            || matches!(phase, Phase::Failed);
         state.between_requests.store(between, Ordering::SeqCst);
         let idle = between && matches!(phase, Phase::Head { started: None });
         if idle {
@@ -408,7 +410,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
         }
         let deadline = deadline(ctx, &phase, idle_since);
         let pipeline_full = matches!(phase, Phase::Head { .. }) && pending >= MAX_PIPELINED;
-        let stopped = matches!(phase, Phase::Failed | Phase::AwaitUpgrade { .. });
+        // After a refused request the input is still read (and dropped) so the client's FIN
+        // is seen, as Node's socket sees it; an upgrade waits for the JS side's answer.
+        let stopped = matches!(phase, Phase::AwaitUpgrade { .. });
+        if matches!(phase, Phase::Failed) {
+            buf.clear();
+        }
         let can_read = !(paused || pipeline_full || stopped);
         if can_read {
             ctx.events.wait_for_room().await;
