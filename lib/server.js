@@ -8,6 +8,9 @@ const fs = require('node:fs');
 const http = require('node:http');
 const dns = require('node:dns');
 const net = require('node:net');
+const stream = require('node:stream');
+const tls = require('node:tls');
+const util = require('node:util');
 const { NativeServer, defaultLimits } = require('./native');
 const { dispatch } = require('./events');
 const { createSocket } = require('./socket');
@@ -196,7 +199,7 @@ class ServerState {
   // as libuv does, so this is no 'error'; a warning (at most once a minute) says why new
   // connections wait.
   onAcceptPaused(errno, message) {
-    const code = errno ? require('node:util').getSystemErrorName(-errno) : 'ENOMEM';
+    const code = errno ? util.getSystemErrorName(-errno) : 'ENOMEM';
     process.emitWarning(`rhttps: accepting paused (${code}: ${message}); new connections wait until descriptors or memory are free`,
       { code: 'RHTTPS_ACCEPT_PAUSED' });
   }
@@ -205,7 +208,7 @@ class ServerState {
     const err = new Error(`accept ${message}`);
     err.errno = -errno;
     err.syscall = 'accept';
-    err.code = require('node:util').getSystemErrorName(-errno);
+    err.code = util.getSystemErrorName(-errno);
     this.server.emit('error', err);
   }
 }
@@ -284,11 +287,11 @@ function storeOptions(server, options) {
   server.noDelay = true;
   server.keepAlive = Boolean(options.keepAlive);
   server.keepAliveInitialDelay = ~~(options.keepAliveInitialDelay / 1000);
-  server.highWaterMark = options.highWaterMark ?? require('node:stream').getDefaultHighWaterMark();
+  server.highWaterMark = options.highWaterMark ?? stream.getDefaultHighWaterMark();
   // tls.Server's ALPN list in wire format; node:https offers http/1.1 by default.
   if (server[kState].secure) {
     const out = {};
-    require('node:tls').convertALPNProtocols(options.ALPNProtocols ?? ['http/1.1'], out);
+    tls.convertALPNProtocols(options.ALPNProtocols ?? ['http/1.1'], out);
     server.ALPNProtocols = out.ALPNProtocols;
   }
 }

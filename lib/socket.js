@@ -61,6 +61,7 @@ function defineSocket(parentPrototype) {
       this._local = local;
       this.connecting = false;
       this._bytesRead = 0;
+      this._bytesWritten = 0;
       if (tls !== null) {
         this.encrypted = true;
         // tls.clientAuth: 0 no client certificate asked for, 1 verified, 2 not verified.
@@ -89,7 +90,7 @@ function defineSocket(parentPrototype) {
     }
     // As net.Socket: what went to the engine, plus what the stream still buffers.
     get bytesWritten() {
-      let bytes = this._bytesWritten || 0;
+      let bytes = this._bytesWritten;
       for (const entry of this.writableBuffer) {
         // Entries already handed over are cleared to null in place.
         if (entry) bytes += Buffer.isBuffer(entry.chunk) ? entry.chunk.length : Buffer.byteLength(entry.chunk, entry.encoding);
@@ -102,7 +103,7 @@ function defineSocket(parentPrototype) {
     }
 
     _write(chunk, encoding, cb) {
-      this._bytesWritten = this.bytesWritten + chunk.length;
+      this._bytesWritten += chunk.length;
       this._touch();
       if (this._native.write(this._id, chunk)) complete(cb);
       else this._pendingWrite = cb;
@@ -115,7 +116,7 @@ function defineSocket(parentPrototype) {
         list[i] = chunks[i].chunk;
         total += list[i].length;
       }
-      this._bytesWritten = this.bytesWritten + total;
+      this._bytesWritten += total;
       this._touch();
       if (this._native.writev(this._id, list)) complete(cb);
       else this._pendingWrite = cb;

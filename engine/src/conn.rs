@@ -368,6 +368,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         started: Some(Instant::now()),
     };
     let mut idle_since: Option<Instant> = None;
+    let mut head_checked = 0;
     loop {
         if state.fault.load(Ordering::SeqCst) {
             panic!("fault injected into connection {}", state.id);
@@ -394,7 +395,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             // the check, and together they could push far past the mark.
             ctx.events.wait_for_room().await;
         }
-        if !paused && process(ctx, &mut phase, &mut buf) {
+        if !paused && process(ctx, &mut phase, &mut buf, &mut head_checked) {
             continue;
         }
         let pending = state.pending.load(Ordering::SeqCst);
@@ -463,9 +464,15 @@ async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
+/// A head still arriving is parsed again only when a line has ended in the new bytes, or once
+/// they reach this many: parsing it afresh for every few bytes a slow client sends would cost
+/// the square of its length.
+const HEAD_REPARSE_BYTES: usize = 1024;
+
 /// Parses as much of `buf` as the phase allows and emits events. Returns true if it made
-/// progress (so the caller should try again before reading).
-fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
+/// progress (so the caller should try again before reading). `head_checked` is how much of a
+/// head still arriving was already found incomplete.
+fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut, head_checked: &mut usize) -> bool {
     let id = ctx.state.id;
     match phase {
         Phase::Failed | Phase::AwaitUpgrade { .. } => false,
@@ -482,9 +489,16 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
                 return false;
             }
             let started = *started.get_or_insert_with(Instant::now);
+            if *head_checked > 0 {
+                let new = &buf[(*head_checked).min(buf.len())..];
+                if new.len() < HEAD_REPARSE_BYTES && !new.contains(&b'\n') {
+                    return false;
+                }
+            }
             let head = match parse_head(buf, ctx.limits.parse()) {
                 Ok(Some(head)) => head,
                 Ok(None) => {
+                    *head_checked = buf.len();
                     *phase = Phase::Head {
                         started: Some(started),
                     };
@@ -495,6 +509,7 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut) -> bool {
                     return false;
                 }
             };
+            *head_checked = 0;
             let mut flags = 0;
             if head.framing != Framing::None {
                 flags |= events::FLAG_HAS_BODY;

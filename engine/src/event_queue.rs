@@ -20,6 +20,9 @@ pub const HIGH_WATER: usize = 8 * 1024 * 1024;
 
 pub struct EventQueue {
     buf: Mutex<Vec<u8>>,
+    /// The buffer's length, kept beside it so the room check on every read and parse needs
+    /// no lock.
+    pending: AtomicUsize,
     scheduled: AtomicBool,
     high_water: AtomicUsize,
     drained: Notify,
@@ -30,6 +33,7 @@ impl EventQueue {
     pub fn new(waker: Box<dyn Waker>) -> Self {
         EventQueue {
             buf: Mutex::new(Vec::with_capacity(4096)),
+            pending: AtomicUsize::new(0),
             scheduled: AtomicBool::new(false),
             high_water: AtomicUsize::new(HIGH_WATER),
             drained: Notify::new(),
@@ -56,6 +60,7 @@ impl EventQueue {
             partial.start = partial.buf.len();
             encode(&mut Encoder::new(&mut *partial.buf));
             partial.done = true;
+            self.pending.store(partial.buf.len(), Ordering::Relaxed);
         }
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             self.waker.wake();
@@ -67,14 +72,11 @@ impl EventQueue {
         let taken = {
             let mut guard = self.lock();
             self.scheduled.store(false, Ordering::Release);
+            self.pending.store(0, Ordering::Relaxed);
             std::mem::replace(&mut *guard, Vec::with_capacity(4096))
         };
         self.drained.notify_waiters();
         taken
-    }
-
-    fn pending(&self) -> usize {
-        self.lock().len()
     }
 
     /// Changes the mark (tests use a small one to reach it with a few connections).
@@ -86,7 +88,7 @@ impl EventQueue {
     pub async fn wait_for_room(&self) {
         loop {
             let drained = self.drained.notified();
-            if self.pending() < self.high_water.load(Ordering::Relaxed) {
+            if self.pending.load(Ordering::Relaxed) < self.high_water.load(Ordering::Relaxed) {
                 return;
             }
             drained.await;
