@@ -6,7 +6,7 @@
 const http = require('node:http');
 const { AsyncResource } = require('node:async_hooks');
 const { STATUS_CODES } = http;
-const { FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE } = require('./events');
+const { FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE, FLAG_BODY_UNTIL_CLOSE } = require('./events');
 const { emitResponseDrain } = require('./node-internals');
 
 // The Connection serving a socket, for Node-style handlers that only get the socket.
@@ -44,8 +44,9 @@ class Connection {
     this.incoming = [];
     // Responses waiting for the socket while an earlier one is written (state.outgoing).
     this.outgoing = [];
-    // The request whose body is still arriving.
+    // The request whose body is still arriving, and whether it ends only with the connection.
     this.receiving = null;
+    this.receivingUntilClose = false;
     this.requestsCount = 0;
     this.upgraded = false;
     this.bodyPaused = false;
@@ -58,16 +59,16 @@ class Connection {
     if (server.timeout > 0) socket.setTimeout(server.timeout);
   }
 
-  onRequest(method, url, minor, rawHeaders, flags, head) {
+  onRequest(method, url, major, minor, rawHeaders, flags, head) {
     const server = this.server;
     const socket = this.socket;
     socket._touch();
     const req = new server._IncomingMessage(socket);
     req.method = method;
     req.url = url;
-    req.httpVersionMajor = 1;
+    req.httpVersionMajor = major;
     req.httpVersionMinor = minor;
-    req.httpVersion = minor === 1 ? '1.1' : '1.0';
+    req.httpVersion = `${major}.${minor}`;
     const max = server.maxHeadersCount;
     const count = max > 0 ? Math.min(rawHeaders.length, max * 2) : rawHeaders.length;
     req._addHeaderLines(rawHeaders, count);
@@ -83,6 +84,7 @@ class Connection {
       socket._native.upgrade(socket._id, false);
     }
     this.receiving = hasBody ? req : null;
+    this.receivingUntilClose = (flags & FLAG_BODY_UNTIL_CLOSE) !== 0;
     this.incoming.push(req);
 
     const res = new server._ServerResponse(req, {
@@ -128,7 +130,7 @@ class Connection {
   // Returns true when the request was answered here.
   dispatch(req, res) {
     const server = this.server;
-    if (req.httpVersionMinor !== 1) return false;
+    if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return false;
     if (server.requireHostHeader && req.headers.host === undefined) {
       res.writeHead(400, ['Connection', 'close']);
       res.end();
@@ -186,6 +188,7 @@ class Connection {
   onEnd(rawTrailers) {
     const req = this.receiving;
     this.receiving = null;
+    this.receivingUntilClose = false;
     // A full body buffer paused the connection; with the body complete, no further _read
     // will come to undo it, and the next request must still be read.
     if (this.bodyPaused) {
@@ -223,6 +226,14 @@ class Connection {
   // by then. A microtask runs after the batch's whole tick queue, as that read callback would;
   // later I/O (another socket's data) still comes after it, as on Node.
   onPeerEnd() {
+    if (this.receivingUntilClose) {
+      // Node's parser.finish() ends such a body, and its socketOnEnd follows at once.
+      this.scope.runInAsyncScope(() => {
+        this.onEnd([]);
+        this.peerEnded();
+      });
+      return;
+    }
     queueMicrotask(() => this.scope.runInAsyncScope(this.peerEnded, this));
   }
 

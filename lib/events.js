@@ -26,6 +26,7 @@ const ACCEPT_PAUSED = 14;
 const FLAG_HAS_BODY = 1;
 const FLAG_KEEP_ALIVE = 2;
 const FLAG_UPGRADE = 4;
+const FLAG_BODY_UNTIL_CLOSE = 8;
 
 const FAMILY = { 4: 'IPv4', 6: 'IPv6' };
 
@@ -103,12 +104,13 @@ function dispatch(buf, sink) {
         }
         case REQUEST: {
           const flags = r.u8();
+          const major = r.u8();
           const minor = r.u8();
           const method = r.str8();
           const url = r.str32();
           const rawHeaders = r.headers(r.u16());
           const head = (flags & FLAG_UPGRADE) !== 0 ? r.bytes32() : null;
-          sink.onRequest(id, method, url, minor, rawHeaders, flags, head);
+          sink.onRequest(id, method, url, major, minor, rawHeaders, flags, head);
           break;
         }
         case BODY: sink.onBody(id, r.bytes32()); break;
@@ -159,4 +161,4 @@ function rethrowEach(errors) {
   for (const err of errors) process.nextTick(() => { throw err; });
 }
 
-module.exports = { dispatch, rethrowEach, FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE };
+module.exports = { dispatch, rethrowEach, FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE, FLAG_BODY_UNTIL_CLOSE };

@@ -133,13 +133,13 @@ class ServerState {
   }
 
   // Runs `conn[method](...args)` in the connection's async scope, if it is still open.
-  run(id, method, a, b, c, d, e, f) {
+  run(id, method, a, b, c, d, e, f, g) {
     const conn = this.connections.get(id);
-    if (conn !== undefined) conn.scope.runInAsyncScope(conn[method], conn, a, b, c, d, e, f);
+    if (conn !== undefined) conn.scope.runInAsyncScope(conn[method], conn, a, b, c, d, e, f, g);
   }
 
-  onRequest(id, method, url, minor, rawHeaders, flags, head) {
-    this.run(id, 'onRequest', method, url, minor, rawHeaders, flags, head);
+  onRequest(id, method, url, major, minor, rawHeaders, flags, head) {
+    this.run(id, 'onRequest', method, url, major, minor, rawHeaders, flags, head);
   }
 
   onData(id, chunk) {

@@ -334,6 +334,8 @@ async fn flush_and_close<W: AsyncWrite + Unpin>(wr: &mut W, queued: Vec<Bytes>) 
 enum Body {
     Length(u64),
     Chunked(ChunkedDecoder),
+    /// Every byte until the client's FIN (the JS side ends the request at PEER_END).
+    UntilClose,
 }
 
 enum Phase {
@@ -514,6 +516,9 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut, head_checked: &
             if head.framing != Framing::None {
                 flags |= events::FLAG_HAS_BODY;
             }
+            if head.framing == Framing::UntilClose {
+                flags |= events::FLAG_BODY_UNTIL_CLOSE;
+            }
             if head.keep_alive {
                 flags |= events::FLAG_KEEP_ALIVE;
             }
@@ -553,6 +558,14 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut, head_checked: &
                     }
                     Step::Done(Vec::new())
                 }
+                Body::UntilClose => {
+                    if buf.is_empty() {
+                        return false;
+                    }
+                    let data = buf.split();
+                    ctx.events.push(|e| e.body(id, &data));
+                    return true;
+                }
                 Body::Chunked(decoder) => match decoder.step(buf, ctx.limits.parse()) {
                     Ok(step) => step,
                     Err(err) => {
@@ -587,6 +600,10 @@ fn after_head(started: Instant, framing: Framing) -> Phase {
         Framing::Chunked => Phase::Body {
             started,
             body: Body::Chunked(ChunkedDecoder::default()),
+        },
+        Framing::UntilClose => Phase::Body {
+            started,
+            body: Body::UntilClose,
         },
         // Reported as soon as the head is dispatched (`process`).
         Framing::Refused(_) => Phase::Failed,

@@ -12,7 +12,7 @@
 //! | kind | event        | conn | fields after the header |
 //! |------|--------------|------|--------------------------|
 //! | 1    | OPEN         | id   | remote: addr, local: addr, version: u16 (0 plain, else TLS's 0x0303/0x0304), cipher: u16 (IANA suite), alpn: str8, servername: str8, group: u16 (IANA named group), client_auth: u8 (0 not asked, 1 verified, 2 not verified), verify_error: u8 (`VerifyError`, 0 none), resumed: u8, certs: u8, then certs × cert: bytes32 (DER, leaf first) |
-//! | 2    | REQUEST      | id   | flags: u8 (`FLAG_*`), minor: u8, method: str8, target: bytes32, count: u16, then count × (name: str16, value: bytes32), then head: bytes32 if `FLAG_UPGRADE` (the bytes after the head) |
+//! | 2    | REQUEST      | id   | flags: u8 (`FLAG_*`), major: u8, minor: u8, method: str8, target: bytes32, count: u16, then count × (name: str16, value: bytes32), then head: bytes32 if `FLAG_UPGRADE` (the bytes after the head) |
 //! | 3    | BODY         | id   | data: bytes32 |
 //! | 4    | END          | id   | count: u16, then count × (name: str16, value: bytes32): the trailers |
 //! | 5    | PEER_END     | id   | (none): the client ended its side |
@@ -52,6 +52,8 @@ pub const ACCEPT_PAUSED: u8 = 14;
 pub const FLAG_HAS_BODY: u8 = 1;
 pub const FLAG_KEEP_ALIVE: u8 = 2;
 pub const FLAG_UPGRADE: u8 = 4;
+/// The body runs until the client closes (lenient parsing only); no END event comes for it.
+pub const FLAG_BODY_UNTIL_CLOSE: u8 = 8;
 
 /// OPEN's client_auth field.
 pub const CLIENT_AUTH_NOT_ASKED: u8 = 0;
@@ -121,14 +123,16 @@ impl<'a> Encoder<'a> {
     pub fn request(&mut self, id: u32, head: &Head, buf: &[u8], flags: u8) {
         self.head(REQUEST, id);
         self.u8(flags);
+        self.u8(head.major_version);
         self.u8(head.minor_version);
-        self.str8(&buf[head.method.clone()]);
-        self.bytes32(&buf[head.target.clone()]);
+        let src = head.source(buf);
+        self.str8(&src[head.method.clone()]);
+        self.bytes32(&src[head.target.clone()]);
         let headers = &head.headers[..head.headers.len().min(u16::MAX as usize)];
         self.u16(headers.len() as u16);
         for (name, value) in headers {
-            self.str16(&buf[name.clone()]);
-            self.bytes32(&buf[value.clone()]);
+            self.str16(&src[name.clone()]);
+            self.bytes32(&src[value.clone()]);
         }
         if flags & FLAG_UPGRADE != 0 {
             self.bytes32(&buf[head.len..]);
@@ -281,6 +285,7 @@ pub enum Event {
     Request {
         id: u32,
         flags: u8,
+        major: u8,
         minor: u8,
         method: String,
         target: String,
@@ -505,6 +510,7 @@ impl Reader<'_> {
             }
             REQUEST => {
                 let flags = self.u8()?;
+                let major = self.u8()?;
                 let minor = self.u8()?;
                 let method = self.str8()?;
                 let target = self.str32()?;
@@ -517,6 +523,7 @@ impl Reader<'_> {
                 Event::Request {
                     id,
                     flags,
+                    major,
                     minor,
                     method,
                     target,

@@ -13,6 +13,7 @@ pub mod hello;
 pub mod keylog;
 pub mod limits;
 pub mod listener;
+mod normalize;
 pub mod pfx;
 pub mod request;
 pub mod runtime;

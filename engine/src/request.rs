@@ -58,13 +58,13 @@ wire_enum! {
 
 /// Why one parse attempt stopped: a refusal, or a header array too small for this head.
 enum Attempt {
-    Refused(RequestError),
+    Refused(Refusal),
     HeaderArrayFull,
 }
 
 impl From<RequestError> for Attempt {
     fn from(e: RequestError) -> Self {
-        Attempt::Refused(e)
+        Attempt::Refused(Refusal::Other(e))
     }
 }
 
@@ -74,16 +74,21 @@ pub enum Framing {
     None,
     Length(u64),
     Chunked,
+    /// With `insecureHTTPParser`, a `Transfer-Encoding` whose final coding is not `chunked`:
+    /// llhttp reads the body until the connection closes.
+    UntilClose,
     /// llhttp takes the head and then refuses its body: the request is dispatched, then the
     /// client error follows (a `Transfer-Encoding` whose final coding is not `chunked`).
     Refused(RequestError),
 }
 
-/// A parsed head, as byte ranges into the buffer it was parsed from (no copies).
+/// A parsed head, as byte ranges into the buffer it was parsed from (no copies), or into its
+/// rewritten copy when httparse could not read the original (`normalize`).
 #[derive(Debug)]
 pub struct Head {
     pub method: Range<usize>,
     pub target: Range<usize>,
+    pub major_version: u8,
     pub minor_version: u8,
     pub headers: Vec<(Range<usize>, Range<usize>)>,
     pub framing: Framing,
@@ -91,6 +96,15 @@ pub struct Head {
     pub upgrade: bool,
     /// Bytes of the buffer the head occupied.
     pub len: usize,
+    /// The rewritten copy the ranges point into, if any.
+    pub rewritten: Option<Box<[u8]>>,
+}
+
+impl Head {
+    /// The bytes the ranges point into: `buf` (what the head was parsed from) or the copy.
+    pub fn source<'a>(&'a self, buf: &'a [u8]) -> &'a [u8] {
+        self.rewritten.as_deref().unwrap_or(buf)
+    }
 }
 
 /// Headers parsed on the stack before falling back to a heap array.
@@ -118,21 +132,82 @@ impl ParseLimits {
 /// `max_size` is rejected as Node rejects it (431 via `HPE_HEADER_OVERFLOW`).
 pub fn parse_head(buf: &[u8], limits: ParseLimits) -> Result<Option<Head>, RequestError> {
     crate::strict::check_head(buf, limits.lenient)?;
-    let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
-    match parse_with(buf, &mut inline, limits) {
+    match parse_sized(buf, limits, None) {
+        Err(Refusal::Httparse(e)) if rewritable(e, limits.lenient) => parse_rewritten(buf, limits),
+        Err(Refusal::Httparse(e)) => Err(map_httparse(e)),
+        Err(Refusal::Other(e)) => Err(e),
         Ok(head) => Ok(head),
-        Err(Attempt::Refused(e)) => Err(e),
+    }
+}
+
+/// httparse's refusals that a head llhttp takes can cause (see `normalize`).
+fn rewritable(e: httparse::Error, lenient: bool) -> bool {
+    use httparse::Error::*;
+    match e {
+        Version | Token => true,
+        HeaderName | HeaderValue => lenient,
+        _ => false,
+    }
+}
+
+fn parse_rewritten(buf: &[u8], limits: ParseLimits) -> Result<Option<Head>, RequestError> {
+    let Some(mut copy) = crate::normalize::normalize(buf, limits.lenient)? else {
+        return if buf.len() > limits.raw_max() || partial_count(buf) >= limits.max_size {
+            Err(RequestError::HeaderOverflow)
+        } else {
+            Ok(None)
+        };
+    };
+    let version = (copy.major, copy.minor);
+    let head = match parse_sized(&copy.bytes, limits, Some(version)) {
+        Ok(Some(head)) => head,
+        // The copy ends in its empty line, so httparse has all of it.
+        Ok(None) => return Err(RequestError::InvalidHeaderToken),
+        Err(Refusal::Httparse(e)) => return Err(map_httparse(e)),
+        Err(Refusal::Other(e)) => return Err(e),
+    };
+    copy.restore();
+    Ok(Some(Head {
+        len: copy.end,
+        rewritten: Some(copy.bytes.into_boxed_slice()),
+        ..head
+    }))
+}
+
+/// Why httparse's parse, or the checks after it, refused a head.
+enum Refusal {
+    Httparse(httparse::Error),
+    Other(RequestError),
+}
+
+impl From<RequestError> for Refusal {
+    fn from(e: RequestError) -> Self {
+        Refusal::Other(e)
+    }
+}
+
+/// Parses with a header array on the stack, and on the heap if the head has more headers.
+/// `version` overrides the one httparse read (a rewritten head's real version).
+fn parse_sized(
+    buf: &[u8],
+    limits: ParseLimits,
+    version: Option<(u8, u8)>,
+) -> Result<Option<Head>, Refusal> {
+    let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
+    match parse_with(buf, &mut inline, limits, version) {
         Err(Attempt::HeaderArrayFull) => {
             // Each counted header line adds at least one byte (its name) to the count and
             // takes at least four raw bytes, which bounds the array both ways.
             let lines = (buf.len() / 4 + 1).min(limits.max_size);
             let mut heap = vec![httparse::EMPTY_HEADER; lines.max(INLINE_HEADERS * 2)];
-            match parse_with(buf, &mut heap, limits) {
+            match parse_with(buf, &mut heap, limits, version) {
+                Err(Attempt::HeaderArrayFull) => Err(RequestError::HeaderOverflow.into()),
+                Err(Attempt::Refused(r)) => Err(r),
                 Ok(head) => Ok(head),
-                Err(Attempt::Refused(e)) => Err(e),
-                Err(Attempt::HeaderArrayFull) => Err(RequestError::HeaderOverflow),
             }
         }
+        Err(Attempt::Refused(r)) => Err(r),
+        Ok(head) => Ok(head),
     }
 }
 
@@ -140,6 +215,7 @@ fn parse_with<'b>(
     buf: &'b [u8],
     headers: &mut [httparse::Header<'b>],
     limits: ParseLimits,
+    version: Option<(u8, u8)>,
 ) -> Result<Option<Head>, Attempt> {
     let mut req = httparse::Request::new(headers);
     let status = match req.parse(buf) {
@@ -150,7 +226,7 @@ fn parse_with<'b>(
             if buf.len() > limits.raw_max() && !matches!(e, httparse::Error::Token) {
                 return Err(RequestError::HeaderOverflow.into());
             }
-            return Err(map_httparse(e).into());
+            return Err(Attempt::Refused(Refusal::Httparse(e)));
         }
     };
     let len = match status {
@@ -170,7 +246,7 @@ fn parse_with<'b>(
     };
     let method = req.method.map(|m| range(m.as_bytes())).unwrap_or(0..0);
     let target = req.path.map(|p| range(p.as_bytes())).unwrap_or(0..0);
-    let minor_version = req.version.unwrap_or(1);
+    let (major_version, minor_version) = version.unwrap_or((1, req.version.unwrap_or(1)));
     let counted = target.len()
         + req
             .headers
@@ -223,7 +299,7 @@ fn parse_with<'b>(
         framing = if te.chunked_last {
             Framing::Chunked
         } else if limits.lenient {
-            return Err(RequestError::InvalidTransferEncoding.into());
+            Framing::UntilClose
         } else {
             Framing::Refused(RequestError::InvalidTransferEncoding)
         };
@@ -233,7 +309,8 @@ fn parse_with<'b>(
         }
     }
     let is_connect = buf[method.clone()].eq_ignore_ascii_case(b"CONNECT");
-    let keep_alive = if minor_version >= 1 {
+    // llhttp's rule: a version with both digits above zero keeps the connection by default.
+    let keep_alive = if major_version > 0 && minor_version > 0 {
         !conn_close
     } else {
         conn_keep_alive && !conn_close
@@ -241,12 +318,14 @@ fn parse_with<'b>(
     Ok(Some(Head {
         method,
         target,
+        major_version,
         minor_version,
         headers: out,
         framing,
         keep_alive,
         upgrade: is_connect || (conn_upgrade && has_upgrade),
         len,
+        rewritten: None,
     }))
 }
 
@@ -445,6 +524,43 @@ mod tests {
             Framing::Chunked,
             "insecureHTTPParser: chunked wins"
         );
+    }
+
+    #[test]
+    fn insecure_parser_reads_a_body_without_final_chunked_until_close() {
+        let lenient = ParseLimits {
+            lenient: true,
+            ..NODE
+        };
+        let raw = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n";
+        let head = parse_head(raw, lenient).unwrap().unwrap();
+        assert_eq!(head.framing, Framing::UntilClose);
+    }
+
+    #[test]
+    fn keep_alive_by_default_only_when_both_version_digits_are_above_zero() {
+        let lenient = ParseLimits {
+            lenient: true,
+            ..NODE
+        };
+        let ka = |v: &str| {
+            let raw = format!("GET / HTTP/{v}\r\n\r\n");
+            parse_head(raw.as_bytes(), lenient)
+                .unwrap()
+                .unwrap()
+                .keep_alive
+        };
+        assert!(ka("1.1") && ka("2.1") && ka("1.2"));
+        assert!(!ka("1.0") && !ka("2.0") && !ka("0.9"));
+        let head = parse_head(b"GET / HTTP/2.0\r\n\r\n", NODE)
+            .unwrap()
+            .unwrap();
+        assert_eq!((head.major_version, head.minor_version), (2, 0));
+        assert!(head.rewritten.is_some(), "read from the rewritten copy");
+        let plain = parse_head(b"GET / HTTP/1.1\r\n\r\n", NODE)
+            .unwrap()
+            .unwrap();
+        assert!(plain.rewritten.is_none(), "the fast path never copies");
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! list, and the characters and version forms llhttp does not take. httparse still parses the
 //! head afterwards; this pass only refuses, with llhttp's error for the first offence.
 //!
-//! `lenient` is Node's `insecureHTTPParser`: it allows bare LF and whitespace before the first
-//! header, as llhttp's lenient flags do. Methods, target characters, lone CR and folded lines
-//! stay refused (llhttp refuses the first three leniently too; httparse cannot take the last).
+//! `lenient` is Node's `insecureHTTPParser`: it allows bare LF, whitespace before the first
+//! header and folded lines, as llhttp's lenient flags do (`normalize` rewrites the last two for
+//! httparse). Methods, target characters and lone CR stay refused, as llhttp refuses them.
 
 use crate::request::RequestError;
 
@@ -72,13 +72,12 @@ pub fn check_head(buf: &[u8], lenient: bool) -> Result<(), RequestError> {
         if line.text.is_empty() {
             return Ok(());
         }
-        if matches!(line.text[0], b' ' | b'\t') {
-            if first && !lenient {
-                return Err(RequestError::UnexpectedSpace);
-            }
-            if !first {
-                return Err(RequestError::ObsFold);
-            }
+        if matches!(line.text[0], b' ' | b'\t') && !lenient {
+            return Err(if first {
+                RequestError::UnexpectedSpace
+            } else {
+                RequestError::ObsFold
+            });
         }
         first = false;
     }

@@ -72,6 +72,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
         Event::Request {
             id: 7,
             flags: events::FLAG_KEEP_ALIVE,
+            major: 1,
             minor: 1,
             method: "GET".into(),
             target: "/a?b".into(),
@@ -88,6 +89,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
         Event::Request {
             id: 9,
             flags,
+            major: 1,
             minor: 0,
             method: "GET".into(),
             target: "/ws".into(),
@@ -96,6 +98,27 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
                 ("Upgrade".into(), "ws".into()),
             ],
             upgrade_head: Some(b"early".to_vec()),
+        },
+    );
+    // A head httparse reads only once rewritten: the event carries what the client sent.
+    let folded = b"GET / HTTP/1.2\r\nX: a\r\n b\0\r\n\r\n";
+    let lenient = ParseLimits {
+        lenient: true,
+        ..LIMITS
+    };
+    let head = parse_head(folded, lenient).unwrap().unwrap();
+    case(
+        "REQUEST rewritten",
+        &|e| e.request(10, &head, folded, events::FLAG_KEEP_ALIVE),
+        Event::Request {
+            id: 10,
+            flags: events::FLAG_KEEP_ALIVE,
+            major: 1,
+            minor: 2,
+            method: "GET".into(),
+            target: "/".into(),
+            headers: vec![("X".into(), "a b\0".into())],
+            upgrade_head: None,
         },
     );
     case(
