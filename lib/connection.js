@@ -91,6 +91,12 @@ class Connection {
       highWaterMark: socket.writableHighWaterMark,
       rejectNonStandardBodyWrites: server.rejectNonStandardBodyWrites,
     });
+    if (major === 2) {
+      // Node's ServerResponse reads minor version 0 as HTTP/1.0 (no chunking); chunks carry
+      // the end and the trailers of a stream's response to the engine, which sends them as
+      // DATA and trailers.
+      res.useChunkedEncodingByDefault = true;
+    }
     res._keepAliveTimeout = server.keepAliveTimeout;
     res._maxRequestsPerSocket = server.maxRequestsPerSocket;
     res.shouldKeepAlive = (flags & FLAG_KEEP_ALIVE) !== 0;
@@ -130,7 +136,8 @@ class Connection {
   // Returns true when the request was answered here.
   dispatch(req, res) {
     const server = this.server;
-    if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return false;
+    const http11 = req.httpVersionMajor === 1 && req.httpVersionMinor === 1;
+    if (!http11 && req.httpVersionMajor !== 2) return false;
     if (server.requireHostHeader && req.headers.host === undefined) {
       res.writeHead(400, ['Connection', 'close']);
       res.end();

@@ -22,6 +22,7 @@ const DATA = 11;
 const KEYLOG = 12;
 const HELLO = 13;
 const ACCEPT_PAUSED = 14;
+const STREAM = 15;
 
 const FLAG_HAS_BODY = 1;
 const FLAG_KEEP_ALIVE = 2;
@@ -122,6 +123,7 @@ function dispatch(buf, sink) {
           break;
         }
         case DRAIN: sink.onDrain(id); break;
+        case STREAM: sink.onStream(id, r.u32()); break;
         case CLIENT_ERROR: {
           const [code, reason] = NAMES.requestErrors[r.u8()];
           sink.onClientError(id, code, reason, r.bytes32());

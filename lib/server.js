@@ -16,7 +16,7 @@ const { dispatch } = require('./events');
 const { createSocket } = require('./socket');
 const { Connection } = require('./connection');
 const { normalizeListenArgs } = require('./listen-args');
-const { tlsInput, TLS_OPTION_NAMES } = require('./tls-options');
+const { tlsInput, TLS_OPTION_NAMES, offeredProtocols } = require('./tls-options');
 const { refuseNodeContext } = require('./secure-context');
 const { helloHooks, answerHello } = require('./hello');
 const { nodeError, listenError, invalidArgType, outOfRange } = require('./errors');
@@ -33,6 +33,8 @@ class ServerState {
     this.server = server;
     this.secure = secure;
     this.connections = new Map();
+    // HTTP/2 streams, each served as a connection of its own (not counted as connections).
+    this.streams = new Map();
     this.address = null;
     this.listening = false;
     this.binding = false;
@@ -134,7 +136,7 @@ class ServerState {
 
   // Runs `conn[method](...args)` in the connection's async scope, if it is still open.
   run(id, method, a, b, c, d, e, f, g) {
-    const conn = this.connections.get(id);
+    const conn = this.connections.get(id) ?? this.streams.get(id);
     if (conn !== undefined) conn.scope.runInAsyncScope(conn[method], conn, a, b, c, d, e, f, g);
   }
 
@@ -171,7 +173,32 @@ class ServerState {
     this.run(id, 'onClientError', code, reason, raw);
   }
 
+  // An HTTP/2 stream: a socket of its own that shares its connection's addresses and TLS
+  // facts, served by the same HTTP/1 code as a connection (one request, then closed).
+  onStream(id, parentId) {
+    const parent = this.connections.get(parentId);
+    if (parent === undefined) {
+      this.native.destroy(id);
+      return;
+    }
+    const p = parent.socket;
+    const socket = createSocket(this.native, id, p._remote, p._local, p._tls || null, this.server);
+    socket._parent = p;
+    parent.isHttp2 = true;
+    this.streams.set(id, new Connection(this, socket));
+  }
+
   onClose(id, code, message) {
+    if (this.streams.has(id)) {
+      const stream = this.streams.get(id);
+      this.streams.delete(id);
+      try {
+        stream.scope.runInAsyncScope(stream.onClose, stream, code, message);
+      } finally {
+        stream.scope.emitDestroy();
+      }
+      return;
+    }
     const conn = this.connections.get(id);
     if (conn === undefined) return;
     this.connections.delete(id);
@@ -291,7 +318,7 @@ function storeOptions(server, options) {
   // tls.Server's ALPN list in wire format; node:https offers http/1.1 by default.
   if (server[kState].secure) {
     const out = {};
-    tls.convertALPNProtocols(options.ALPNProtocols ?? ['http/1.1'], out);
+    tls.convertALPNProtocols(offeredProtocols(options) ?? ['http/1.1'], out);
     server.ALPNProtocols = out.ALPNProtocols;
   }
 }
@@ -371,6 +398,8 @@ class ServerMethods {
     }
     st.closing = true;
     this.closeIdleConnections();
+    // HTTP/2 connections get GOAWAY: open streams finish, no new ones start.
+    for (const conn of st.connections.values()) if (conn.isHttp2 && conn.socket.writable) conn.socket.end();
     st.updateRef();
     st.maybeEmitClose();
     return this;

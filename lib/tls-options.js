@@ -95,6 +95,13 @@ function alpnProtocols(value) {
   return undefined;
 }
 
+// rhttps's allowHTTP2: true offers HTTP/2 first, then HTTP/1.1, unless ALPNProtocols says.
+function offeredProtocols(options) {
+  const allow = options.allowHTTP2;
+  if (allow !== undefined && typeof allow !== 'boolean') throw invalidArgType('options.allowHTTP2', 'of type boolean', allow);
+  return options.ALPNProtocols ?? (allow ? ['h2', 'http/1.1'] : undefined);
+}
+
 function tlsInput(options) {
   if (options[kTlsInput]) return options[kTlsInput];
   if (options.secureContext !== undefined && options.secureContext !== null) return fromSecureContext(options);
@@ -129,7 +136,7 @@ function tlsInput(options) {
     ecdhCurve: optionalString(options, 'ecdhCurve'),
     // Node takes any value here and tests its truth.
     honorCipherOrder: options.honorCipherOrder === undefined ? undefined : Boolean(options.honorCipherOrder),
-    alpnProtocols: alpnProtocols(options.ALPNProtocols),
+    alpnProtocols: alpnProtocols(offeredProtocols(options)),
     requestCert: options.requestCert === true,
     rejectUnauthorized: options.rejectUnauthorized !== false,
   };
@@ -145,13 +152,13 @@ function fromSecureContext(options) {
   }
   return {
     ...input,
-    alpnProtocols: alpnProtocols(options.ALPNProtocols) ?? input.alpnProtocols,
+    alpnProtocols: alpnProtocols(offeredProtocols(options)) ?? input.alpnProtocols,
     requestCert: options.requestCert === true,
     rejectUnauthorized: options.rejectUnauthorized !== false,
   };
 }
 
 const TLS_OPTION_NAMES = ['key', 'cert', 'ca', 'minVersion', 'maxVersion', 'ciphers', 'ecdhCurve', 'honorCipherOrder',
-  'ALPNProtocols', 'requestCert', 'rejectUnauthorized', 'passphrase', 'pfx', 'crl', 'secureContext', ...Object.keys(NOT_YET)];
+  'ALPNProtocols', 'allowHTTP2', 'requestCert', 'rejectUnauthorized', 'passphrase', 'pfx', 'crl', 'secureContext', ...Object.keys(NOT_YET)];
 
-module.exports = { tlsInput, kTlsInput, TLS_OPTION_NAMES };
+module.exports = { tlsInput, kTlsInput, TLS_OPTION_NAMES, offeredProtocols };

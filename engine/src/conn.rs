@@ -35,14 +35,14 @@ pub enum Command {
 /// until used and keeps a few slots after, where a channel holds a block of 32 per connection
 /// (1.8 KiB on every idle connection).
 #[derive(Debug, Default)]
-struct Commands {
+pub(crate) struct Commands {
     queue: Mutex<(VecDeque<Command>, bool)>,
     ready: Notify,
 }
 
 impl Commands {
     /// Queues a command; `false` when the writer has already stopped.
-    fn send(&self, cmd: Command) -> bool {
+    pub(crate) fn send(&self, cmd: Command) -> bool {
         {
             let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             let (queue, closed) = &mut *guard;
@@ -55,12 +55,12 @@ impl Commands {
         true
     }
 
-    fn try_recv(&self) -> Option<Command> {
+    pub(crate) fn try_recv(&self) -> Option<Command> {
         let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         guard.0.pop_front()
     }
 
-    async fn recv(&self) -> Command {
+    pub(crate) async fn recv(&self) -> Command {
         loop {
             if let Some(cmd) = self.try_recv() {
                 return cmd;
@@ -71,7 +71,7 @@ impl Commands {
     }
 
     /// The writer stopped: later commands are refused. Returns the writes still queued.
-    fn close(&self) -> Vec<Bytes> {
+    pub(crate) fn close(&self) -> Vec<Bytes> {
         let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         guard.1 = true;
         guard
@@ -112,10 +112,10 @@ pub struct ConnState {
     pub id: u32,
     /// Ends the connection whatever it is waiting on: `destroy()`, or the server shutting down
     /// (a child of the server's token).
-    cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     queued: AtomicUsize,
     want_drain: AtomicBool,
-    paused: AtomicBool,
+    pub(crate) paused: AtomicBool,
     pending: AtomicUsize,
     /// The JS side's answer to an upgrade request: UNDECIDED, UPGRADE_RAW or UPGRADE_DECLINED.
     upgrade: AtomicU8,
@@ -123,9 +123,19 @@ pub struct ConnState {
     fault: AtomicBool,
     /// No request is on its way in or being answered (Node's idle connection, which
     /// `closeIdleConnections()` closes); kept by the reader.
-    between_requests: AtomicBool,
-    wake: Notify,
-    commands: Commands,
+    pub(crate) between_requests: AtomicBool,
+    pub(crate) wake: Notify,
+    pub(crate) commands: Commands,
+}
+
+impl ConnState {
+    /// The writer has put `n` more queued bytes on the wire: DRAIN if a writer waits for it.
+    pub(crate) fn wrote(&self, n: usize, events: &EventQueue) {
+        let left = self.queued.fetch_sub(n, Ordering::SeqCst) - n;
+        if left <= WRITE_HIGH_WATER && self.want_drain.swap(false, Ordering::SeqCst) {
+            events.push(|e| e.drain(self.id));
+        }
+    }
 }
 
 const UNDECIDED: u8 = 0;
@@ -697,10 +707,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     }
                 }
                 write_pieces(wr, &pieces, total).await?;
-                let left = state.queued.fetch_sub(total, Ordering::SeqCst) - total;
-                if left <= WRITE_HIGH_WATER && state.want_drain.swap(false, Ordering::SeqCst) {
-                    ctx.events.push(|e| e.drain(state.id));
-                }
+                state.wrote(total, &ctx.events);
                 next = match after {
                     Some(cmd) => cmd,
                     None => commands.recv().await,

@@ -25,6 +25,7 @@
 //! | 12   | KEYLOG       | id   | line: bytes32: one NSS key-log line (right after its OPEN) |
 //! | 13   | HELLO        | 0    | hello: u32, servername: str8, offers_alpn: u8, count: u8, then count × protocol: str8, remote: addr |
 //! | 14   | ACCEPT_PAUSED | 0   | errno: i32, detail: str16: accepting backs off, out of descriptors or memory (at most once a minute) |
+//! | 15   | STREAM       | id   | parent: u32: an HTTP/2 stream of connection `parent`, served under its own id (its REQUEST follows) |
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -47,6 +48,7 @@ pub const DATA: u8 = 11;
 pub const KEYLOG: u8 = 12;
 pub const HELLO: u8 = 13;
 pub const ACCEPT_PAUSED: u8 = 14;
+pub const STREAM: u8 = 15;
 
 /// REQUEST flags.
 pub const FLAG_HAS_BODY: u8 = 1;
@@ -166,6 +168,11 @@ impl<'a> Encoder<'a> {
 
     pub fn drain(&mut self, id: u32) {
         self.head(DRAIN, id);
+    }
+
+    pub fn stream(&mut self, id: u32, parent: u32) {
+        self.head(STREAM, id);
+        self.out.extend_from_slice(&parent.to_le_bytes());
     }
 
     pub fn client_error(&mut self, id: u32, error: RequestError, raw: &[u8]) {
@@ -310,6 +317,10 @@ pub enum Event {
     },
     Drain {
         id: u32,
+    },
+    Stream {
+        id: u32,
+        parent: u32,
     },
     ClientError {
         id: u32,
@@ -567,6 +578,10 @@ impl Reader<'_> {
             DATA => Event::Data {
                 id,
                 data: self.bytes32()?,
+            },
+            STREAM => Event::Stream {
+                id,
+                parent: self.u32()?,
             },
             KEYLOG => Event::Keylog {
                 id,

@@ -10,6 +10,7 @@ pub mod event_queue;
 pub mod events;
 pub mod handshake;
 pub mod hello;
+pub mod http2;
 pub mod keylog;
 pub mod limits;
 pub mod listener;

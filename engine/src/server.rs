@@ -425,22 +425,27 @@ where
     };
     // OPEN, like every event, waits while the consumer is behind.
     shared.events.wait_for_room().await;
+    let h2 = negotiated.alpn == b"h2";
     let mut registration = register(&shared, remote, local, negotiated, keylog);
-    let result = conn::serve(stream, &registration.ctx).await;
+    let result = if h2 {
+        crate::http2::serve(stream, &registration.ctx, &shared).await
+    } else {
+        conn::serve(stream, &registration.ctx).await
+    };
     registration.ended(result);
 }
 
 /// A registered connection: in the registry, OPEN sent. Dropping it deregisters the connection
 /// and sends CLOSE, whichever way the task ends.
-struct Registration {
+pub(crate) struct Registration {
     shared: Arc<Shared>,
-    ctx: conn::ConnCtx,
+    pub(crate) ctx: conn::ConnCtx,
     reason: CloseReason,
     detail: String,
 }
 
 impl Registration {
-    fn ended(&mut self, result: Result<(), io::Error>) {
+    pub(crate) fn ended(&mut self, result: Result<(), io::Error>) {
         match result {
             Ok(()) => self.reason = CloseReason::Clean,
             Err(e) => {
@@ -483,6 +488,27 @@ fn register(
             ev.keylog(id, line);
         }
     });
+    Registration {
+        shared: shared.clone(),
+        ctx,
+        reason: CloseReason::Internal,
+        detail: String::new(),
+    }
+}
+
+/// Registers one HTTP/2 stream of connection `parent` as a connection of its own (the JS side
+/// serves each stream with its own socket object) and sends STREAM. `cancel` is a child of the
+/// parent's token, so ending the connection ends its streams.
+pub(crate) fn register_stream(
+    shared: &Arc<Shared>,
+    parent: u32,
+    cancel: CancellationToken,
+) -> Registration {
+    let id = allocate_id(shared);
+    let (handle, ctx) =
+        conn::new_connection(id, cancel, shared.events.clone(), shared.limits.clone());
+    lock(&shared.conns).insert(id, handle);
+    shared.events.push(|ev| ev.stream(id, parent));
     Registration {
         shared: shared.clone(),
         ctx,

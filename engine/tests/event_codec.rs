@@ -158,6 +158,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
     );
     case("DRAIN", &|e| e.drain(7), Event::Drain { id: 7 });
     case(
+        "STREAM",
+        &|e| e.stream(12, 7),
+        Event::Stream { id: 12, parent: 7 },
+    );
+    case(
         "CLIENT_ERROR",
         &|e| e.client_error(7, RequestError::InvalidHeaderToken, b"Bad Header: x"),
         Event::ClientError {
@@ -260,7 +265,7 @@ fn every_event_kind_encodes_to_the_golden_bytes() {
 fn every_event_kind_decodes_to_what_was_encoded() {
     let all = cases();
     let kinds: std::collections::BTreeSet<u8> = all.iter().map(|(_, bytes, _)| bytes[0]).collect();
-    assert_eq!(kinds.len(), 14, "a case for every event kind");
+    assert_eq!(kinds.len(), 15, "a case for every event kind");
     let mut batch = Vec::new();
     for (name, bytes, want) in &all {
         assert_eq!(

@@ -1,0 +1,165 @@
+//! HTTP/2, when ALPN agreed on `h2`: the `h2` crate drives the connection, and each stream is
+//! served as a connection of its own (its own id, STREAM then REQUEST events), so the JS side
+//! runs Node's own HTTP/1 pipeline per stream and `stream` turns the bytes Node's
+//! `ServerResponse` wrote into HTTP/2 frames (`response`).
+
+mod response;
+mod stream;
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::Reason;
+use tokio::time::Instant;
+
+use crate::conn::{BoxedStream, Command, ConnCtx, ConnState};
+use crate::server::{self, Shared};
+
+pub use response::{Malformed, Part, Translator};
+
+/// Streams a client may open at once (SETTINGS_MAX_CONCURRENT_STREAMS), Node's default.
+const MAX_CONCURRENT_STREAMS: u32 = 100;
+/// Handlers running at once on one connection, reset streams included: h2 stops counting a
+/// stream the client reset, but its handler still runs until the JS side lets it go
+/// (MadeYouReset, CVE-2025-8671). Past this, new streams are refused.
+const MAX_HANDLERS: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
+/// Per-stream receive window; a paused request withholds it, for its own stream only.
+const STREAM_WINDOW: u32 = 64 * 1024;
+const CONNECTION_WINDOW: u32 = 1024 * 1024;
+/// Streams reset by the client before we accepted them, and streams we reset for its errors,
+/// tolerated before the connection is closed (rapid reset, CVE-2023-44487).
+const MAX_PENDING_RESETS: usize = 20;
+const MAX_ERROR_RESETS: usize = 256;
+/// How long an abruptly closed connection gets to put its GOAWAY on the wire.
+const GOAWAY_FLUSH: Duration = Duration::from_millis(200);
+/// How long the handshake (the client's preface and SETTINGS) may take.
+const PREFACE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves an HTTP/2 connection until the client or the server ends it.
+pub(crate) async fn serve(
+    stream: BoxedStream,
+    ctx: &ConnCtx,
+    shared: &Arc<Shared>,
+) -> io::Result<()> {
+    let state = &ctx.state;
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .max_header_list_size(ctx.limits.max_header_size().min(u32::MAX as usize) as u32)
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_pending_accept_reset_streams(MAX_PENDING_RESETS)
+        .max_local_error_reset_streams(Some(MAX_ERROR_RESETS));
+    let handshake = builder.handshake::<_, Bytes>(stream);
+    let mut conn = tokio::select! {
+        biased;
+        _ = state.cancel.cancelled() => return Ok(()),
+        done = tokio::time::timeout(PREFACE_TIMEOUT, handshake) => match done {
+            Ok(conn) => conn.map_err(to_io)?,
+            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+        },
+    };
+    let handlers = Arc::new(AtomicUsize::new(0));
+    let mut idle_since = Some(Instant::now());
+    let mut going_away = false;
+    loop {
+        let idle = handlers.load(Ordering::SeqCst) == 0;
+        state.between_requests.store(idle, Ordering::SeqCst);
+        if idle {
+            idle_since.get_or_insert_with(Instant::now);
+        } else {
+            idle_since = None;
+        }
+        let keep_alive = ctx.limits.keep_alive_timeout();
+        let deadline = idle_since.zip(keep_alive).map(|(since, d)| since + d);
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = state.cancel.cancelled() => {
+                conn.abrupt_shutdown(Reason::NO_ERROR);
+                let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
+                let _ = tokio::time::timeout(GOAWAY_FLUSH, closed).await;
+                return Ok(());
+            }
+            // The JS side ended the connection's socket (server.close()): GOAWAY, and the
+            // open streams finish.
+            cmd = state.commands.recv(), if !going_away => {
+                if matches!(cmd, Command::End) {
+                    conn.graceful_shutdown();
+                    going_away = true;
+                }
+            }
+            _ = sleep, if !going_away => {
+                conn.graceful_shutdown();
+                going_away = true;
+            }
+            _ = state.wake.notified() => {}
+            accepted = conn.accept() => match accepted {
+                None => return Ok(()),
+                Some(Err(e)) => return Err(to_io(e)),
+                Some(Ok((request, mut respond))) => {
+                    if handlers.load(Ordering::SeqCst) >= MAX_HANDLERS {
+                        respond.send_reset(Reason::REFUSED_STREAM);
+                        continue;
+                    }
+                    ctx.events.wait_for_room().await;
+                    start_stream(shared, state, &handlers, request, respond);
+                }
+            },
+        }
+    }
+}
+
+/// Registers the stream and runs its task; the handler count drops when the task ends.
+fn start_stream(
+    shared: &Arc<Shared>,
+    conn: &Arc<ConnState>,
+    handlers: &Arc<AtomicUsize>,
+    request: http::Request<h2::RecvStream>,
+    respond: h2::server::SendResponse<Bytes>,
+) {
+    let mut registration = server::register_stream(shared, conn.id, conn.cancel.child_token());
+    handlers.fetch_add(1, Ordering::SeqCst);
+    let running = Running {
+        handlers: handlers.clone(),
+        conn: conn.clone(),
+    };
+    tokio::spawn(async move {
+        let _running = running;
+        let result = stream::serve(request, respond, &registration.ctx).await;
+        registration.ended(result);
+    });
+}
+
+/// One running stream handler; dropping it (also on a panic) frees its place.
+struct Running {
+    handlers: Arc<AtomicUsize>,
+    conn: Arc<ConnState>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handlers.fetch_sub(1, Ordering::SeqCst);
+        self.conn.wake.notify_one();
+    }
+}
+
+/// An h2 error as the `io::Error` a connection's CLOSE reason is classified from: a reset is
+/// the client resetting, an I/O error stays itself.
+pub(crate) fn to_io(e: h2::Error) -> io::Error {
+    if e.is_io() {
+        return e.into_io().unwrap_or_else(|| io::ErrorKind::Other.into());
+    }
+    if e.is_reset() || e.is_go_away() {
+        return io::Error::new(io::ErrorKind::ConnectionReset, e);
+    }
+    io::Error::other(e)
+}

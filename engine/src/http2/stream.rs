@@ -1,0 +1,252 @@
+//! One HTTP/2 stream, served as a connection of its own: its request goes to the JS side as
+//! REQUEST (version 2.0, `host` from `:authority`), BODY and END events; what the JS side
+//! writes is Node's HTTP/1.1 response, turned into HEADERS, DATA and trailers within the
+//! client's flow-control window.
+
+use std::io;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream, SendStream};
+use http::request::Parts;
+
+use super::response::{Part, Translator};
+use super::to_io;
+use crate::conn::{Command, ConnCtx};
+use crate::events;
+use crate::request::{Framing, Head};
+
+/// Serves the stream until its response is sent and its request read, the client resets it,
+/// or the JS side destroys it (a reset to the client, and a clean close here).
+pub(super) async fn serve(
+    request: http::Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+    ctx: &ConnCtx,
+) -> io::Result<()> {
+    let state = &ctx.state;
+    let (parts, body) = request.into_parts();
+    let head_request = parts.method == http::Method::HEAD;
+    let (buf, head) = request_head(&parts);
+    let mut flags = events::FLAG_KEEP_ALIVE;
+    if !body.is_end_stream() {
+        flags |= events::FLAG_HAS_BODY;
+    }
+    ctx.events.push(|e| e.request(state.id, &head, &buf, flags));
+    drop(buf);
+    let both = async {
+        tokio::try_join!(
+            read_body(body, ctx),
+            write_response(respond, ctx, head_request)
+        )
+    };
+    let result = tokio::select! {
+        biased;
+        // Dropping the stream's handles resets it (CANCEL) if it is still open.
+        _ = state.cancel.cancelled() => Ok(()),
+        result = both => result.map(|_| ()),
+    };
+    state.commands.close();
+    result
+}
+
+/// The request head as the HTTP/1 REQUEST event carries it: method, target, and headers with
+/// `host` first (from `:authority`, as HTTP/1 clients send it) when the client sent none.
+fn request_head(parts: &Parts) -> (Vec<u8>, Head) {
+    let mut buf = Vec::with_capacity(256);
+    let mut put = |bytes: &[u8]| {
+        let start = buf.len();
+        buf.extend_from_slice(bytes);
+        start..buf.len()
+    };
+    let method = put(parts.method.as_str().as_bytes());
+    let authority = parts.uri.authority().map(|a| a.as_str());
+    let target = if parts.method == http::Method::CONNECT {
+        put(authority.unwrap_or_default().as_bytes())
+    } else {
+        put(parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .as_bytes())
+    };
+    let mut headers = Vec::with_capacity(parts.headers.len() + 1);
+    if let Some(authority) = authority {
+        if !parts.headers.contains_key(http::header::HOST) {
+            headers.push((put(b"host"), put(authority.as_bytes())));
+        }
+    }
+    for (name, value) in &parts.headers {
+        headers.push((put(name.as_str().as_bytes()), put(value.as_bytes())));
+    }
+    let head = Head {
+        method,
+        target,
+        major_version: 2,
+        minor_version: 0,
+        headers,
+        framing: Framing::None,
+        keep_alive: true,
+        upgrade: false,
+        len: buf.len(),
+        rewritten: None,
+    };
+    (buf, head)
+}
+
+/// Forwards the request body as BODY events and ends it with END (and its trailers). Window
+/// is given back as the JS side takes the data; while it has paused the request, the window
+/// it took is withheld, which stops this stream's client only.
+async fn read_body(mut body: RecvStream, ctx: &ConnCtx) -> io::Result<()> {
+    let state = &ctx.state;
+    let id = state.id;
+    if body.is_end_stream() {
+        return Ok(());
+    }
+    let mut withheld = 0usize;
+    loop {
+        if withheld > 0 && !state.paused.load(Ordering::SeqCst) {
+            let _ = body.flow_control().release_capacity(withheld);
+            withheld = 0;
+        }
+        tokio::select! {
+            data = body.data() => match data {
+                None => break,
+                Some(Err(e)) => return Err(to_io(e)),
+                Some(Ok(data)) => {
+                    ctx.events.wait_for_room().await;
+                    ctx.events.push(|e| e.body(id, &data));
+                    if state.paused.load(Ordering::SeqCst) {
+                        withheld += data.len();
+                    } else {
+                        let _ = body.flow_control().release_capacity(data.len());
+                    }
+                }
+            },
+            _ = state.wake.notified(), if withheld > 0 => {}
+        }
+    }
+    let trailers = body.trailers().await.map_err(to_io)?;
+    let pairs: Vec<(&[u8], &[u8])> = trailers
+        .iter()
+        .flat_map(|map| map.iter())
+        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+        .collect();
+    ctx.events.wait_for_room().await;
+    ctx.events.push(|e| e.end(id, &pairs));
+    Ok(())
+}
+
+/// Where the response is: its head not sent yet, its body being sent, or complete.
+enum Responder {
+    Head(SendResponse<Bytes>),
+    Body(SendStream<Bytes>),
+    Done,
+}
+
+/// Turns what the JS side writes into the HTTP/2 response, until it is complete.
+async fn write_response(
+    respond: SendResponse<Bytes>,
+    ctx: &ConnCtx,
+    head_request: bool,
+) -> io::Result<()> {
+    let state = &ctx.state;
+    let mut responder = Responder::Head(respond);
+    let mut translator = Translator::new(head_request);
+    let mut parts = Vec::new();
+    loop {
+        let command = tokio::select! {
+            command = state.commands.recv() => command,
+            reset = poll_reset(&mut responder) => return Err(reset_error(reset)),
+        };
+        let (written, result) = match command {
+            Command::Write(data) => (data.len(), translator.feed(&data, &mut parts)),
+            Command::End => (0, translator.finish(&mut parts)),
+        };
+        if result.is_err() {
+            responder.reset(Reason::INTERNAL_ERROR);
+            return Err(io::Error::other(
+                "the response written to the stream is not HTTP/1.1",
+            ));
+        }
+        for part in parts.drain(..) {
+            send(&mut responder, part).await?;
+        }
+        state.wrote(written, &ctx.events);
+        if matches!(responder, Responder::Done) {
+            return Ok(());
+        }
+    }
+}
+
+async fn poll_reset(responder: &mut Responder) -> Result<Reason, h2::Error> {
+    std::future::poll_fn(|cx| match responder {
+        Responder::Head(r) => r.poll_reset(cx),
+        Responder::Body(s) => s.poll_reset(cx),
+        Responder::Done => std::task::Poll::Pending,
+    })
+    .await
+}
+
+fn reset_error(reset: Result<Reason, h2::Error>) -> io::Error {
+    match reset {
+        Ok(reason) => io::Error::new(io::ErrorKind::ConnectionReset, h2::Error::from(reason)),
+        Err(e) => to_io(e),
+    }
+}
+
+impl Responder {
+    fn reset(&mut self, reason: Reason) {
+        match self {
+            Responder::Head(r) => r.send_reset(reason),
+            Responder::Body(s) => s.send_reset(reason),
+            Responder::Done => {}
+        }
+        *self = Responder::Done;
+    }
+}
+
+/// Sends one part of the response, body data within the client's window.
+async fn send(responder: &mut Responder, part: Part) -> io::Result<()> {
+    match (part, &mut *responder) {
+        (Part::Informational(head), Responder::Head(r)) => {
+            r.send_informational(head).map_err(to_io)?;
+        }
+        (Part::Head { response, end }, Responder::Head(r)) => {
+            let stream = r.send_response(response, end).map_err(to_io)?;
+            *responder = if end {
+                Responder::Done
+            } else {
+                Responder::Body(stream)
+            };
+        }
+        (Part::Data(data), Responder::Body(s)) => send_data(s, data).await?,
+        (Part::End(trailers), Responder::Body(s)) => {
+            match trailers {
+                Some(trailers) => s.send_trailers(trailers),
+                None => s.send_data(Bytes::new(), true),
+            }
+            .map_err(to_io)?;
+            *responder = Responder::Done;
+        }
+        // A part out of order cannot come from the translator; the response is over.
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes) -> io::Result<()> {
+    while !data.is_empty() {
+        stream.reserve_capacity(data.len());
+        let granted = std::future::poll_fn(|cx| stream.poll_capacity(cx)).await;
+        let n = match granted {
+            None => return Err(io::ErrorKind::ConnectionReset.into()),
+            Some(Err(e)) => return Err(to_io(e)),
+            Some(Ok(n)) => n.min(data.len()),
+        };
+        if n > 0 {
+            stream.send_data(data.split_to(n), false).map_err(to_io)?;
+        }
+    }
+    Ok(())
+}
