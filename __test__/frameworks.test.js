@@ -4,56 +4,10 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const https = require('node:https');
-const crypto = require('node:crypto');
 const rhttps = require('..');
 const { pki, listen, close, request, rawTls } = require('./helpers');
-
-const staticDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-static-'));
-const bigFile = crypto.randomBytes(300 * 1024);
-fs.writeFileSync(path.join(staticDir, 'big.bin'), bigFile);
-fs.writeFileSync(path.join(staticDir, 'index.html'), '<h1>static index</h1>');
-
-function expressApp(express) {
-  const compression = require('compression');
-  const app = express();
-  app.use(express.json());
-  app.use(express.urlencoded({ extended: false }));
-  app.get('/json', (req, res) => res.json({ hello: 'world', secure: req.secure }));
-  app.post('/json', (req, res) => res.status(201).json({ got: req.body }));
-  app.post('/form', (req, res) => res.send(`name=${req.body.name}`));
-  app.get('/cookies', (req, res) => {
-    res.cookie('a', '1', { httpOnly: true });
-    res.cookie('b', '2', { sameSite: 'strict' });
-    res.send('cookies set');
-  });
-  app.get('/redirect', (req, res) => res.redirect(302, '/json'));
-  app.get('/file', (req, res) => res.sendFile(path.join(staticDir, 'index.html')));
-  app.get('/error', () => { throw new Error('route failed'); });
-  app.get('/compressed', compression({ threshold: 0 }), (req, res) => res.send('squeeze me '.repeat(500)));
-  app.use('/static', express.static(staticDir));
-  // eslint-disable-next-line no-unused-vars
-  app.use((err, req, res, next) => res.status(500).json({ error: err.message }));
-  return app;
-}
-
-const expressCases = [
-  { path: '/json' },
-  { path: '/json', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"x":[1,2]}' },
-  { path: '/form', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=r%C3%BCst' },
-  { path: '/cookies' },
-  { path: '/redirect' },
-  { path: '/file' },
-  { path: '/error' },
-  { path: '/compressed', headers: { 'accept-encoding': 'gzip' } },
-  { path: '/static/big.bin' },
-  { path: '/static/big.bin', headers: { range: 'bytes=100-199' } },
-  { path: '/static/' },
-  { path: '/nope' },
-];
+const { expressApp, expressCases, koaApp, koaCases, fastifyApp, fastifyCases, bigFile } = require('./apps');
 
 // Runs `cases` against both servers; returns rhttps's answers for further checks.
 async function differential(ours, theirs, cases) {
@@ -111,62 +65,24 @@ test('Express static answers If-None-Match with 304 and no body', async () => {
   }
 });
 
-function koaApp() {
-  const Koa = require('koa');
-  const app = new Koa();
-  app.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      ctx.status = 500;
-      ctx.body = { error: err.message };
-    }
-  });
-  app.use(async (ctx) => {
-    if (ctx.path === '/boom') throw new Error('koa boom');
-    if (ctx.method === 'POST') {
-      const chunks = [];
-      for await (const c of ctx.req) chunks.push(c);
-      ctx.status = 201;
-      ctx.body = { length: Buffer.concat(chunks).length };
-      return;
-    }
-    ctx.set('X-Koa', 'yes');
-    ctx.cookies.set('k', 'v');
-    ctx.body = { path: ctx.path, query: ctx.query, secure: ctx.secure };
-  });
-  return app.callback();
-}
-
 test('Koa 3: an app answers exactly as on node:https', async () => {
   await differential(
     rhttps.createServer(pki().serverOptions, koaApp()),
     https.createServer(pki().serverOptions, koaApp()),
-    [{ path: '/hello?a=1' }, { path: '/boom' }, { path: '/up', method: 'POST', body: 'x'.repeat(70000) }],
+    koaCases,
   );
 });
 
 test('Fastify 5 through serverFactory, including its raw 400 on a malformed request', async () => {
-  const Fastify = require('fastify');
-  const build = (factory) => {
-    const app = Fastify({ serverFactory: factory });
-    app.get('/hello/:name', async (req) => ({ hello: req.params.name }));
-    app.post('/echo', async (req, reply) => reply.code(201).send({ body: req.body }));
-    return app;
-  };
-  const ours = build((handler) => rhttps.createServer(pki().serverOptions, handler));
-  const theirs = build((handler) => https.createServer(pki().serverOptions, handler));
+  const ours = fastifyApp((handler) => rhttps.createServer(pki().serverOptions, handler));
+  const theirs = fastifyApp((handler) => https.createServer(pki().serverOptions, handler));
   await ours.listen({ port: 0, host: '127.0.0.1' });
   await theirs.listen({ port: 0, host: '127.0.0.1' });
   try {
     assert.ok(ours.server instanceof https.Server);
     const ourPort = ours.server.address().port;
     const theirPort = theirs.server.address().port;
-    for (const c of [
-      { path: '/hello/world' },
-      { path: '/echo', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' },
-      { path: '/missing' },
-    ]) {
+    for (const c of fastifyCases) {
       const { body, ...opts } = c;
       const a = await request(ourPort, opts, body);
       const b = await request(theirPort, opts, body);

@@ -27,7 +27,7 @@ pub(super) async fn serve(
     let state = &ctx.state;
     let (parts, body) = request.into_parts();
     let head_request = parts.method == http::Method::HEAD;
-    let (buf, head) = request_head(&parts);
+    let (buf, head) = request_head(&parts, !body.is_end_stream());
     let mut flags = events::FLAG_KEEP_ALIVE;
     if !body.is_end_stream() {
         flags |= events::FLAG_HAS_BODY;
@@ -51,8 +51,11 @@ pub(super) async fn serve(
 }
 
 /// The request head as the HTTP/1 REQUEST event carries it: method, target, and headers with
-/// `host` first (from `:authority`, as HTTP/1 clients send it) when the client sent none.
-fn request_head(parts: &Parts) -> (Vec<u8>, Head) {
+/// `host` first (from `:authority`, as HTTP/1 clients send it) when the client sent none. A
+/// body without `content-length` is announced as `transfer-encoding: chunked`, the HTTP/1 form
+/// of a body of unknown length (as Apache's mod_http2 does): body parsers such as Express's
+/// look for one of the two to know a body is there.
+fn request_head(parts: &Parts, has_body: bool) -> (Vec<u8>, Head) {
     let mut buf = Vec::with_capacity(256);
     let mut put = |bytes: &[u8]| {
         let start = buf.len();
@@ -78,6 +81,9 @@ fn request_head(parts: &Parts) -> (Vec<u8>, Head) {
     }
     for (name, value) in &parts.headers {
         headers.push((put(name.as_str().as_bytes()), put(value.as_bytes())));
+    }
+    if has_body && !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+        headers.push((put(b"transfer-encoding"), put(b"chunked")));
     }
     let head = Head {
         method,
