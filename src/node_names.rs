@@ -120,6 +120,7 @@ fn close_reason(r: CloseReason) -> &'static str {
         CloseReason::BrokenPipe => "EPIPE",
         CloseReason::TimedOut => "ETIMEDOUT",
         CloseReason::Io => "EIO",
+        CloseReason::Protocol => "EPROTO",
         CloseReason::Internal => "ERR_RHTTPS_INTERNAL",
     }
 }

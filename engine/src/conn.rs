@@ -172,6 +172,9 @@ wire_enum! {
         TimedOut,
         /// Another socket error; the event's detail has the OS's words.
         Io,
+        /// The client broke the protocol beneath HTTP/1 parsing: a TLS record that does not
+        /// decrypt, or an HTTP/2 flood (Node's `EPROTO`).
+        Protocol,
         /// The connection's task failed inside the engine (a bug); the server goes on serving.
         Internal,
     }
@@ -183,6 +186,7 @@ impl CloseReason {
             io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof => CloseReason::Reset,
             io::ErrorKind::BrokenPipe => CloseReason::BrokenPipe,
             io::ErrorKind::TimedOut => CloseReason::TimedOut,
+            io::ErrorKind::InvalidData => CloseReason::Protocol,
             _ => CloseReason::Io,
         }
     }

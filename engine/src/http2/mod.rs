@@ -3,6 +3,7 @@
 //! runs Node's own HTTP/1 pipeline per stream and `stream` turns the bytes Node's
 //! `ServerResponse` wrote into HTTP/2 frames (`response`).
 
+mod meter;
 mod response;
 mod stream;
 
@@ -17,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::conn::{BoxedStream, Command, ConnCtx, ConnState};
 use crate::server::{self, Shared};
+use meter::{Flood, FloodSignal, Metered};
 
 pub use response::{Malformed, Part, Translator};
 
@@ -30,11 +32,18 @@ const MAX_HANDLERS: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
 const STREAM_WINDOW: u32 = 64 * 1024;
 const CONNECTION_WINDOW: u32 = 1024 * 1024;
 /// Streams reset by the client before we accepted them, and streams we reset for its errors,
-/// tolerated before the connection is closed (rapid reset, CVE-2023-44487).
-const MAX_PENDING_RESETS: usize = 20;
+/// tolerated before h2 closes the connection itself. Rapid reset (CVE-2023-44487) is caught
+/// earlier by the meter's reset rate, whose GOAWAY reaches the client (h2's own, sent from a
+/// connection already in error, may not); h2's bound stays as the backstop.
+const MAX_PENDING_RESETS: usize = 400;
 const MAX_ERROR_RESETS: usize = 256;
 /// How long an abruptly closed connection gets to put its GOAWAY on the wire.
 const GOAWAY_FLUSH: Duration = Duration::from_millis(200);
+/// Streams waiting for flow-control window, with none granted for `STALL_TIMEOUT`, that close
+/// the connection: a client that opens streams and never lets their responses through holds
+/// their handlers and buffers (the zero-window pile-up).
+const STALLED_STREAMS: usize = 32;
+const STALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the handshake (the client's preface and SETTINGS) may take.
 const PREFACE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,7 +62,10 @@ pub(crate) async fn serve(
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_pending_accept_reset_streams(MAX_PENDING_RESETS)
         .max_local_error_reset_streams(Some(MAX_ERROR_RESETS));
-    let handshake = builder.handshake::<_, Bytes>(stream);
+    let flood = Arc::new(FloodSignal::default());
+    let metered = Metered::new(stream, flood.clone());
+    let io = metered.shared();
+    let handshake = builder.handshake::<_, Bytes>(metered);
     let mut conn = tokio::select! {
         biased;
         _ = state.cancel.cancelled() => return Ok(()),
@@ -63,6 +75,7 @@ pub(crate) async fn serve(
         },
     };
     let handlers = Arc::new(AtomicUsize::new(0));
+    let window = Arc::new(WindowWait::default());
     let mut idle_since = Some(Instant::now());
     let mut going_away = false;
     loop {
@@ -74,7 +87,26 @@ pub(crate) async fn serve(
             idle_since = None;
         }
         let keep_alive = ctx.limits.keep_alive_timeout();
-        let deadline = idle_since.zip(keep_alive).map(|(since, d)| since + d);
+        let deadline = match going_away {
+            true => None,
+            false => idle_since.zip(keep_alive).map(|(since, d)| since + d),
+        };
+        // While streams pile up waiting for window, look again each second.
+        let stall_check = window.blocked.load(Ordering::SeqCst) >= STALLED_STREAMS;
+        let deadline = match (deadline, stall_check) {
+            (d, false) => d,
+            (Some(d), true) => Some(d.min(Instant::now() + Duration::from_secs(1))),
+            (None, true) => Some(Instant::now() + Duration::from_secs(1)),
+        };
+        if stall_check && window.stalled_for() >= STALL_TIMEOUT {
+            go_away(&mut conn, Reason::ENHANCE_YOUR_CALM).await;
+            drop(conn);
+            meter::drain(io).await;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "HTTP/2 streams left without flow-control window (zero-window pile-up)",
+            ));
+        }
         let sleep = async {
             match deadline {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -84,10 +116,18 @@ pub(crate) async fn serve(
         tokio::select! {
             biased;
             _ = state.cancel.cancelled() => {
-                conn.abrupt_shutdown(Reason::NO_ERROR);
-                let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
-                let _ = tokio::time::timeout(GOAWAY_FLUSH, closed).await;
+                go_away(&mut conn, Reason::NO_ERROR).await;
                 return Ok(());
+            }
+            _ = flood.notify.notified() => {
+                go_away(&mut conn, Reason::ENHANCE_YOUR_CALM).await;
+                drop(conn);
+                meter::drain(io).await;
+                let what = match flood.flood() {
+                    Some(Flood::Resets) => "streams reset faster than any client needs (rapid reset)",
+                    _ => "control frames faster than any client needs (HTTP/2 flood)",
+                };
+                return Err(io::Error::new(io::ErrorKind::InvalidData, what));
             }
             // The JS side ended the connection's socket (server.close()): GOAWAY, and the
             // open streams finish.
@@ -97,25 +137,47 @@ pub(crate) async fn serve(
                     going_away = true;
                 }
             }
-            _ = sleep, if !going_away => {
-                conn.graceful_shutdown();
-                going_away = true;
+            _ = sleep => {
+                if idle && !going_away {
+                    conn.graceful_shutdown();
+                    going_away = true;
+                }
             }
             _ = state.wake.notified() => {}
+            _ = window.changed.notified() => {}
             accepted = conn.accept() => match accepted {
                 None => return Ok(()),
-                Some(Err(e)) => return Err(to_io(e)),
+                Some(Err(e)) => {
+                    // h2 has queued its GOAWAY (a protocol error, or its own flood limits):
+                    // it gets the moment to leave, and the drain, that a GOAWAY of ours gets.
+                    let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
+                    let _ = tokio::time::timeout(GOAWAY_FLUSH, closed).await;
+                    drop(conn);
+                    meter::drain(io).await;
+                    return Err(to_io(e));
+                }
                 Some(Ok((request, mut respond))) => {
                     if handlers.load(Ordering::SeqCst) >= MAX_HANDLERS {
                         respond.send_reset(Reason::REFUSED_STREAM);
                         continue;
                     }
                     ctx.events.wait_for_room().await;
-                    start_stream(shared, state, &handlers, request, respond);
+                    start_stream(shared, state, &handlers, &window, request, respond);
                 }
             },
         }
     }
+}
+
+/// Sends GOAWAY and gives it a moment to reach the client; open streams end with the
+/// connection.
+async fn go_away<T>(conn: &mut h2::server::Connection<T, Bytes>, reason: Reason)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    conn.abrupt_shutdown(reason);
+    let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
+    let _ = tokio::time::timeout(GOAWAY_FLUSH, closed).await;
 }
 
 /// Registers the stream and runs its task; the handler count drops when the task ends.
@@ -123,6 +185,7 @@ fn start_stream(
     shared: &Arc<Shared>,
     conn: &Arc<ConnState>,
     handlers: &Arc<AtomicUsize>,
+    window: &Arc<WindowWait>,
     request: http::Request<h2::RecvStream>,
     respond: h2::server::SendResponse<Bytes>,
 ) {
@@ -132,11 +195,52 @@ fn start_stream(
         handlers: handlers.clone(),
         conn: conn.clone(),
     };
+    let window = window.clone();
     tokio::spawn(async move {
         let _running = running;
-        let result = stream::serve(request, respond, &registration.ctx).await;
+        let result = stream::serve(request, respond, &registration.ctx, &window).await;
         registration.ended(result);
     });
+}
+
+/// How the connection's streams fare with the client's flow-control window: how many wait for
+/// it, and when any last got some.
+#[derive(Debug)]
+pub(crate) struct WindowWait {
+    pub(crate) blocked: AtomicUsize,
+    /// Told when `blocked` reaches `STALLED_STREAMS`, so the connection starts watching.
+    pub(crate) changed: tokio::sync::Notify,
+    base: std::time::Instant,
+    last_grant_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for WindowWait {
+    fn default() -> Self {
+        WindowWait {
+            blocked: AtomicUsize::new(0),
+            changed: tokio::sync::Notify::new(),
+            base: std::time::Instant::now(),
+            last_grant_ms: Default::default(),
+        }
+    }
+}
+
+impl WindowWait {
+    pub(crate) fn wait_started(&self) {
+        if self.blocked.fetch_add(1, Ordering::SeqCst) + 1 == STALLED_STREAMS {
+            self.changed.notify_one();
+        }
+    }
+
+    pub(crate) fn granted(&self) {
+        let ms = self.base.elapsed().as_millis() as u64;
+        self.last_grant_ms.store(ms, Ordering::SeqCst);
+    }
+
+    fn stalled_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_grant_ms.load(Ordering::SeqCst));
+        self.base.elapsed().saturating_sub(last)
+    }
 }
 
 /// One running stream handler; dropping it (also on a panic) frees its place.

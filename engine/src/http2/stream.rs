@@ -12,7 +12,7 @@ use h2::{Reason, RecvStream, SendStream};
 use http::request::Parts;
 
 use super::response::{Part, Translator};
-use super::to_io;
+use super::{to_io, WindowWait};
 use crate::conn::{Command, ConnCtx};
 use crate::events;
 use crate::request::{Framing, Head};
@@ -23,6 +23,7 @@ pub(super) async fn serve(
     request: http::Request<RecvStream>,
     respond: SendResponse<Bytes>,
     ctx: &ConnCtx,
+    window: &WindowWait,
 ) -> io::Result<()> {
     let state = &ctx.state;
     let (parts, body) = request.into_parts();
@@ -37,7 +38,7 @@ pub(super) async fn serve(
     let both = async {
         tokio::try_join!(
             read_body(body, ctx),
-            write_response(respond, ctx, head_request)
+            write_response(respond, ctx, head_request, window)
         )
     };
     let result = tokio::select! {
@@ -155,6 +156,7 @@ async fn write_response(
     respond: SendResponse<Bytes>,
     ctx: &ConnCtx,
     head_request: bool,
+    window: &WindowWait,
 ) -> io::Result<()> {
     let state = &ctx.state;
     let mut responder = Responder::Head(respond);
@@ -176,7 +178,7 @@ async fn write_response(
             ));
         }
         for part in parts.drain(..) {
-            send(&mut responder, part).await?;
+            send(&mut responder, part, window).await?;
         }
         state.wrote(written, &ctx.events);
         if matches!(responder, Responder::Done) {
@@ -213,7 +215,7 @@ impl Responder {
 }
 
 /// Sends one part of the response, body data within the client's window.
-async fn send(responder: &mut Responder, part: Part) -> io::Result<()> {
+async fn send(responder: &mut Responder, part: Part, window: &WindowWait) -> io::Result<()> {
     match (part, &mut *responder) {
         (Part::Informational(head), Responder::Head(r)) => {
             r.send_informational(head).map_err(to_io)?;
@@ -226,7 +228,7 @@ async fn send(responder: &mut Responder, part: Part) -> io::Result<()> {
                 Responder::Body(stream)
             };
         }
-        (Part::Data(data), Responder::Body(s)) => send_data(s, data).await?,
+        (Part::Data(data), Responder::Body(s)) => send_data(s, data, window).await?,
         (Part::End(trailers), Responder::Body(s)) => {
             match trailers {
                 Some(trailers) => s.send_trailers(trailers),
@@ -241,10 +243,20 @@ async fn send(responder: &mut Responder, part: Part) -> io::Result<()> {
     Ok(())
 }
 
-async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes) -> io::Result<()> {
+async fn send_data(
+    stream: &mut SendStream<Bytes>,
+    mut data: Bytes,
+    window: &WindowWait,
+) -> io::Result<()> {
     while !data.is_empty() {
         stream.reserve_capacity(data.len());
-        let granted = std::future::poll_fn(|cx| stream.poll_capacity(cx)).await;
+        let granted = if stream.capacity() > 0 {
+            Some(Ok(stream.capacity()))
+        } else {
+            let _waiting = Waiting::new(window);
+            std::future::poll_fn(|cx| stream.poll_capacity(cx)).await
+        };
+        window.granted();
         let n = match granted {
             None => return Err(io::ErrorKind::ConnectionReset.into()),
             Some(Err(e)) => return Err(to_io(e)),
@@ -255,4 +267,20 @@ async fn send_data(stream: &mut SendStream<Bytes>, mut data: Bytes) -> io::Resul
         }
     }
     Ok(())
+}
+
+/// A stream counted as waiting for window while this lives.
+struct Waiting<'a>(&'a WindowWait);
+
+impl<'a> Waiting<'a> {
+    fn new(window: &'a WindowWait) -> Self {
+        window.wait_started();
+        Waiting(window)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.blocked.fetch_sub(1, Ordering::SeqCst);
+    }
 }
