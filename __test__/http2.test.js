@@ -449,3 +449,70 @@ test('Fastify answers the same over HTTP/1.1 and HTTP/2', async () => {
   await app.ready();
   await bothProtocols(server, fastifyCases);
 });
+
+test('requestTimeout runs per stream: a body that stalls gets 408 on its stream while others are served', async () => {
+  const server = rhttps.createServer({ ...h2Options(), requestTimeout: 500, headersTimeout: 500 }, (req, res) => {
+    if (req.url === '/quick') { res.end('quick'); return; }
+    req.resume();
+    req.on('end', () => res.end('never: the body does not end'));
+  });
+  const port = await listen(server, 0, '127.0.0.1');
+  const session = connect(port);
+  try {
+    const stalled = within(new Promise((resolve) => {
+      const req = session.request({ ':method': 'POST', ':path': '/stall' });
+      req.on('response', (h) => resolve(h[':status']));
+      req.on('error', () => {});
+      req.on('close', () => resolve('closed without a response'));
+      req.write('part of a body');
+    }), 5000, 'the stalled stream');
+    assert.equal((await h2request(session, { path: '/quick' })).body.toString(), 'quick');
+    assert.equal(await stalled, 408);
+    assert.equal((await h2request(session, { path: '/quick' })).body.toString(), 'quick', 'the connection goes on');
+  } finally {
+    session.close();
+    await close(server);
+  }
+});
+
+test('maxHeaderSize bounds an h2 header list: a larger one never reaches the handler, the connection goes on', async () => {
+  const urls = [];
+  const server = rhttps.createServer({ ...h2Options(), maxHeaderSize: 4096 }, (req, res) => { urls.push(req.url); res.end('ok'); });
+  const port = await listen(server, 0, '127.0.0.1');
+  const session = connect(port);
+  try {
+    const refused = await h2request(session, { path: '/big', headers: { 'x-big': 'a'.repeat(8000) } })
+      .then((a) => a.status, (err) => err.code);
+    assert.notEqual(refused, 200, 'an oversized header list is refused');
+    assert.equal((await h2request(session, { path: '/small' })).status, 200);
+    assert.deepEqual(urls, ['/small']);
+  } finally {
+    session.close();
+    await close(server);
+  }
+});
+
+test('WebSocket stays on HTTP/1.1: no extended CONNECT is advertised, and wss:// works on an h2 server', async () => {
+  const WebSocket = require('ws');
+  const server = rhttps.createServer(h2Options(), (req, res) => res.end('page'));
+  const wss = new WebSocket.Server({ server });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${m}`)));
+  const port = await listen(server, 0, '127.0.0.1');
+  const session = connect(port);
+  try {
+    await h2request(session);
+    assert.equal(session.remoteSettings.enableConnectProtocol, false);
+    const ws = new WebSocket(`wss://localhost:${port}/`, { ca: pki().rootCert });
+    const echoed = await within(new Promise((resolve, reject) => {
+      ws.on('open', () => ws.send('hi'));
+      ws.on('message', (m) => resolve(String(m)));
+      ws.on('error', reject);
+    }), 5000, 'the WebSocket echo');
+    assert.equal(echoed, 'echo hi');
+    ws.close();
+  } finally {
+    session.close();
+    wss.close();
+    await close(server);
+  }
+});

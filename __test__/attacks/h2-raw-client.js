@@ -61,7 +61,8 @@ function settingsPayload(pairs) {
   return out;
 }
 
-// Connects with ALPN h2, sends the preface and SETTINGS, and records the server's frames.
+// Connects with ALPN h2, sends the preface and SETTINGS, and resolves once the server's
+// SETTINGS are acknowledged; records the server's frames.
 function connectRaw(port, { settings = [] } = {}) {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki().rootCert, ALPNProtocols: ['h2'] }, () => {
@@ -70,7 +71,6 @@ function connectRaw(port, { settings = [] } = {}) {
         return;
       }
       socket.write(Buffer.concat([PREFACE, frame(TYPE.SETTINGS, 0, 0, settingsPayload(settings))]));
-      resolve(client);
     });
     let pending = Buffer.alloc(0);
     let onGoaway = null;
@@ -100,7 +100,11 @@ function connectRaw(port, { settings = [] } = {}) {
         const f = { type: pending[3], flags: pending[4], stream: pending.readUInt32BE(5) & 0x7fffffff, payload: pending.subarray(9, 9 + length) };
         pending = pending.subarray(9 + length);
         client.frames.push(f);
-        if (f.type === TYPE.SETTINGS && !(f.flags & FLAG.ACK)) client.send(frame(TYPE.SETTINGS, FLAG.ACK, 0));
+        if (f.type === TYPE.SETTINGS && !(f.flags & FLAG.ACK)) {
+          // Acknowledged before any attack frame goes out, so none is split by the ACK.
+          client.send(frame(TYPE.SETTINGS, FLAG.ACK, 0));
+          resolve(client);
+        }
         if (f.type === TYPE.GOAWAY) {
           client.goaway = { lastStream: f.payload.readUInt32BE(0) & 0x7fffffff, code: f.payload.readUInt32BE(4) };
           onGoaway(client.goaway);

@@ -140,3 +140,19 @@ test('MadeYouReset (CVE-2025-8671): frames that make the server reset streams en
     raw.send(...frames);
   });
 });
+
+test('a header block left open (HEADERS without END_HEADERS) ends in GOAWAY after headersTimeout', async () => {
+  const server = rhttps.createServer({ ...pki().serverOptions, allowHTTP2: true, headersTimeout: 1000, requestTimeout: 2000 }, (req, res) => res.end('fresh'));
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    const raw = await connectRaw(port);
+    const started = Date.now();
+    raw.send(frame(TYPE.HEADERS, 0, 1, requestBlock()));
+    await freshRequestsSucceed(port);
+    await within(raw.ended(), ENDED_WITHIN, 'GOAWAY for the open header block');
+    assert.ok(Date.now() - started >= 900, 'not before headersTimeout');
+    raw.socket.destroy();
+  } finally {
+    await within(close(server), 5000, 'the server closing');
+  }
+});

@@ -9,7 +9,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -28,14 +28,49 @@ pub enum Flood {
     Resets,
 }
 
-/// The verdict the connection waits on.
-#[derive(Debug, Default)]
+/// The verdict the connection waits on, and whether a header block is still arriving.
+#[derive(Debug)]
 pub struct FloodSignal {
     seen: AtomicU8,
     pub notify: Notify,
+    base: Instant,
+    /// When the header block now arriving began (ms after `base`, plus one), or 0.
+    header_block_since: AtomicU64,
+}
+
+impl Default for FloodSignal {
+    fn default() -> Self {
+        FloodSignal {
+            seen: AtomicU8::new(0),
+            notify: Notify::new(),
+            base: Instant::now(),
+            header_block_since: AtomicU64::new(0),
+        }
+    }
 }
 
 impl FloodSignal {
+    /// When the header block still arriving began: a client that leaves one open (HEADERS
+    /// without END_HEADERS, CONTINUATION trickled) holds the whole connection.
+    pub fn header_block_since(&self) -> Option<Instant> {
+        match self.header_block_since.load(Ordering::SeqCst) {
+            0 => None,
+            ms => Some(self.base + std::time::Duration::from_millis(ms - 1)),
+        }
+    }
+
+    fn header_block(&self, open: bool, now: Instant) {
+        let value = if open {
+            now.saturating_duration_since(self.base).as_millis() as u64 + 1
+        } else {
+            0
+        };
+        if (value == 0) != (self.header_block_since.load(Ordering::SeqCst) == 0) {
+            self.header_block_since.store(value, Ordering::SeqCst);
+            self.notify.notify_one();
+        }
+    }
+
     pub fn flood(&self) -> Option<Flood> {
         match self.seen.load(Ordering::SeqCst) {
             1 => Some(Flood::Frames),
@@ -45,6 +80,7 @@ impl FloodSignal {
     }
 
     fn raise(&self, flood: Flood) {
+        // `notify` wakes the connection for both signals; the flood is what it checks first.
         let code = match flood {
             Flood::Frames => 1,
             Flood::Resets => 2,
@@ -98,7 +134,9 @@ const RST_STREAM: u8 = 3;
 const PUSH_PROMISE: u8 = 5;
 const GOAWAY: u8 = 7;
 const WINDOW_UPDATE: u8 = 8;
+const CONTINUATION: u8 = 9;
 const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
 
 /// Follows the frames in the bytes a client sends.
 pub struct FrameMeter {
@@ -108,6 +146,8 @@ pub struct FrameMeter {
     payload_left: usize,
     cheap: Bucket,
     resets: Bucket,
+    /// A HEADERS frame without END_HEADERS was seen and its CONTINUATIONs have not ended it.
+    in_header_block: bool,
 }
 
 impl Default for FrameMeter {
@@ -119,6 +159,7 @@ impl Default for FrameMeter {
             payload_left: 0,
             cheap: Bucket::new(CHEAP_BURST, CHEAP_RATE),
             resets: Bucket::new(RESET_BURST, RESET_RATE),
+            in_header_block: false,
         }
     }
 }
@@ -148,6 +189,9 @@ impl FrameMeter {
             let length = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
             let (kind, flags) = (h[3], h[4]);
             self.payload_left = length;
+            if kind == HEADERS || kind == CONTINUATION {
+                self.in_header_block = flags & END_HEADERS == 0;
+            }
             if let Some(flood) = self.charge(kind, flags, length, now) {
                 return Some(flood);
             }
@@ -233,9 +277,11 @@ impl AsyncRead for Metered {
         let result = Pin::new(&mut *this.lock()).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
             let new = &buf.filled()[before..];
-            if let Some(flood) = this.meter.observe(new, Instant::now()) {
+            let now = Instant::now();
+            if let Some(flood) = this.meter.observe(new, now) {
                 this.signal.raise(flood);
             }
+            this.signal.header_block(this.meter.in_header_block, now);
         }
         result
     }

@@ -91,6 +91,21 @@ pub(crate) async fn serve(
             true => None,
             false => idle_since.zip(keep_alive).map(|(since, d)| since + d),
         };
+        // headersTimeout: a header block left open holds the whole connection.
+        let header_deadline = flood
+            .header_block_since()
+            .zip(ctx.limits.headers_timeout())
+            .map(|(since, d)| Instant::from_std(since + d));
+        if header_deadline.is_some_and(|at| at <= Instant::now()) {
+            go_away(&mut conn, Reason::ENHANCE_YOUR_CALM).await;
+            drop(conn);
+            meter::drain(io).await;
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let deadline = match (deadline, header_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         // While streams pile up waiting for window, look again each second.
         let stall_check = window.blocked.load(Ordering::SeqCst) >= STALLED_STREAMS;
         let deadline = match (deadline, stall_check) {
@@ -119,15 +134,18 @@ pub(crate) async fn serve(
                 go_away(&mut conn, Reason::NO_ERROR).await;
                 return Ok(());
             }
+            // A flood, or a header block opened or closed (the headersTimeout clock).
             _ = flood.notify.notified() => {
-                go_away(&mut conn, Reason::ENHANCE_YOUR_CALM).await;
-                drop(conn);
-                meter::drain(io).await;
-                let what = match flood.flood() {
-                    Some(Flood::Resets) => "streams reset faster than any client needs (rapid reset)",
-                    _ => "control frames faster than any client needs (HTTP/2 flood)",
-                };
-                return Err(io::Error::new(io::ErrorKind::InvalidData, what));
+                if let Some(seen) = flood.flood() {
+                    go_away(&mut conn, Reason::ENHANCE_YOUR_CALM).await;
+                    drop(conn);
+                    meter::drain(io).await;
+                    let what = match seen {
+                        Flood::Resets => "streams reset faster than any client needs (rapid reset)",
+                        Flood::Frames => "control frames faster than any client needs (HTTP/2 flood)",
+                    };
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, what));
+                }
             }
             // The JS side ended the connection's socket (server.close()): GOAWAY, and the
             // open streams finish.

@@ -10,12 +10,13 @@ use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream, SendStream};
 use http::request::Parts;
+use tokio::time::Instant;
 
 use super::response::{Part, Translator};
 use super::{to_io, WindowWait};
 use crate::conn::{Command, ConnCtx};
 use crate::events;
-use crate::request::{Framing, Head};
+use crate::request::{Framing, Head, RequestError};
 
 /// Serves the stream until its response is sent and its request read, the client resets it,
 /// or the JS side destroys it (a reset to the client, and a clean close here).
@@ -35,20 +36,14 @@ pub(super) async fn serve(
     }
     ctx.events.push(|e| e.request(state.id, &head, &buf, flags));
     drop(buf);
-    let both = async {
-        tokio::try_join!(
-            read_body(body, ctx),
-            write_response(respond, ctx, head_request, window)
-        )
-    };
-    let result = tokio::select! {
-        biased;
-        // Dropping the stream's handles resets it (CANCEL) if it is still open.
-        _ = state.cancel.cancelled() => Ok(()),
-        result = both => result.map(|_| ()),
-    };
+    // Each side ends itself when the JS side destroys the stream: the writer first sends what
+    // was queued before the destroy (Node's error replies are written just before one).
+    let result = tokio::try_join!(
+        read_body(body, ctx),
+        write_response(respond, ctx, head_request, window)
+    );
     state.commands.close();
-    result
+    result.map(|_| ())
 }
 
 /// The request head as the HTTP/1 REQUEST event carries it: method, target, and headers with
@@ -111,6 +106,14 @@ async fn read_body(mut body: RecvStream, ctx: &ConnCtx) -> io::Result<()> {
         return Ok(());
     }
     let mut withheld = 0usize;
+    let deadline = ctx.limits.request_timeout().map(|d| Instant::now() + d);
+    let timeout = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
     loop {
         if withheld > 0 && !state.paused.load(Ordering::SeqCst) {
             let _ = body.flow_control().release_capacity(withheld);
@@ -131,6 +134,13 @@ async fn read_body(mut body: RecvStream, ctx: &ConnCtx) -> io::Result<()> {
                 }
             },
             _ = state.wake.notified(), if withheld > 0 => {}
+            _ = state.cancel.cancelled() => return Ok(()),
+            // requestTimeout, per stream: Node's clientError path answers 408 and destroys.
+            _ = &mut timeout => {
+                ctx.events.push(|e| e.client_error(id, RequestError::Timeout, &[]));
+                state.cancel.cancelled().await;
+                return Ok(());
+            }
         }
     }
     let trailers = body.trailers().await.map_err(to_io)?;
@@ -161,30 +171,57 @@ async fn write_response(
     let state = &ctx.state;
     let mut responder = Responder::Head(respond);
     let mut translator = Translator::new(head_request);
-    let mut parts = Vec::new();
     loop {
         let command = tokio::select! {
             command = state.commands.recv() => command,
             reset = poll_reset(&mut responder) => return Err(reset_error(reset)),
+            _ = state.cancel.cancelled() => {
+                let flush = async {
+                    while let Some(command) = state.commands.try_recv() {
+                        apply(command, &mut translator, &mut responder, ctx, window).await?;
+                    }
+                    Ok::<(), io::Error>(())
+                };
+                let _ = tokio::time::timeout(DESTROY_FLUSH, flush).await;
+                // Dropping the stream's handles would reset it too; CANCEL says why.
+                responder.reset(Reason::CANCEL);
+                return Ok(());
+            }
         };
-        let (written, result) = match command {
-            Command::Write(data) => (data.len(), translator.feed(&data, &mut parts)),
-            Command::End => (0, translator.finish(&mut parts)),
-        };
-        if result.is_err() {
-            responder.reset(Reason::INTERNAL_ERROR);
-            return Err(io::Error::other(
-                "the response written to the stream is not HTTP/1.1",
-            ));
-        }
-        for part in parts.drain(..) {
-            send(&mut responder, part, window).await?;
-        }
-        state.wrote(written, &ctx.events);
+        apply(command, &mut translator, &mut responder, ctx, window).await?;
         if matches!(responder, Responder::Done) {
             return Ok(());
         }
     }
+}
+
+/// How long a destroyed stream's queued response gets to leave before the reset.
+const DESTROY_FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Translates one command and sends what it made.
+async fn apply(
+    command: Command,
+    translator: &mut Translator,
+    responder: &mut Responder,
+    ctx: &ConnCtx,
+    window: &WindowWait,
+) -> io::Result<()> {
+    let mut parts = Vec::new();
+    let (written, result) = match command {
+        Command::Write(data) => (data.len(), translator.feed(&data, &mut parts)),
+        Command::End => (0, translator.finish(&mut parts)),
+    };
+    if result.is_err() {
+        responder.reset(Reason::INTERNAL_ERROR);
+        return Err(io::Error::other(
+            "the response written to the stream is not HTTP/1.1",
+        ));
+    }
+    for part in parts {
+        send(responder, part, window).await?;
+    }
+    ctx.state.wrote(written, &ctx.events);
+    Ok(())
 }
 
 async fn poll_reset(responder: &mut Responder) -> Result<Reason, h2::Error> {
