@@ -16,6 +16,13 @@ export type ServerOptions<
 > = Omit<https.ServerOptions<Request, Response>, 'SNICallback' | 'secureContext'> & {
   SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext | import('node:tls').SecureContextOptions | null) => void) => void;
   secureContext?: SecureContext;
+  /**
+   * Offer HTTP/2 as well as HTTP/1.1 (ALPN `['h2', 'http/1.1']`, server order first). HTTP/2
+   * requests reach the same handler as genuine `IncomingMessage`/`ServerResponse` objects with
+   * `httpVersion` `'2.0'`. Naming `'h2'` in `ALPNProtocols`, or returning it from
+   * `ALPNCallback`, does the same; `ALPNProtocols` wins when both are given. Default: `false`.
+   */
+  allowHTTP2?: boolean;
 };
 
 /**

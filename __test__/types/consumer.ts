@@ -37,3 +37,9 @@ rhttps.createServer({
   ALPNCallback: ({ protocols }) => protocols[0],
 });
 rhttps.createServer({ secureContext: sniContext });
+
+// HTTP/2 from the same handler: the convenience option, or ALPNProtocols naming h2.
+rhttps.createServer({ key: 'k', cert: 'c', allowHTTP2: true }, (req, res) => res.end(req.httpVersion));
+rhttps.createServer({ key: 'k', cert: 'c', ALPNProtocols: ['h2', 'http/1.1'] });
+// @ts-expect-error allowHTTP2 is a boolean
+rhttps.createServer({ allowHTTP2: 'yes' });
