@@ -36,6 +36,8 @@ const SCENARIOS = [
   { name: 'handshake-rsa', title: 'full TLS handshake, RSA-2048', handler: 'hello', key: 'rsa', load: handshakes, unit: 'handshake' },
   { name: 'get-1mib', title: 'GET 1 MiB (8 connections)', handler: 'bytes', load: wrk({ connections: 8 }), unit: 'MiB' },
   { name: 'post-1mib', title: 'POST 1 MiB echoed (8 connections)', handler: 'echo', load: wrk({ connections: 8, script: 'post-1mib.lua' }), unit: 'request' },
+  // The reference for HTTP/2 is node:http2's createSecureServer with the same plain handler.
+  { name: 'h2', title: 'HTTP/2 hello world (h2load -c16 -m16)', handler: 'hello', protocol: 'h2', load: h2load, unit: 'request', reference: 'node:http2' },
 ];
 
 function requireTool(name, hint) {
@@ -69,7 +71,7 @@ function certificates() {
 
 function startServer(impl, scenario, certDir) {
   const child = spawn('taskset', ['-c', SERVER_CPU, process.execPath, path.join(__dirname, 'server.js'), impl,
-    scenario.handler, certDir, scenario.key || 'ecdsa'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    scenario.handler, certDir, scenario.key || 'ecdsa', scenario.protocol || 'h1'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -105,6 +107,17 @@ function wrk({ connections = CONNECTIONS, script }) {
     if (!requests) throw new Error(`wrk produced no result:\n${out}`);
     return { ops: scenario.unit === 'MiB' ? requests : requests, warning: errors && errors.join('; ') };
   };
+}
+
+// h2load: 16 connections with 16 concurrent streams each, for `seconds`.
+function h2load(port, seconds) {
+  const out = execFileSync('taskset', ['-c', LOAD_CPU, 'h2load', '-c16', '-m16', '-t1', '-D', String(seconds),
+    `https://127.0.0.1:${port}/`]).toString();
+  const m = out.match(/requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/);
+  if (!m || !Number(m[1])) throw new Error(`h2load produced no result:\n${out}`);
+  const protocol = (out.match(/Application protocol: (\S+)/) || [])[1];
+  if (protocol !== 'h2') throw new Error(`h2load did not negotiate h2 (${protocol}):\n${out}`);
+  return { ops: Number(m[1]), warning: Number(m[2]) ? `${m[2]} failed` : null };
 }
 
 function handshakes(port, seconds) {
@@ -189,6 +202,7 @@ async function main() {
   requireTool('wrk', 'apt-get install wrk');
   requireTool('taskset', 'apt-get install util-linux');
   requireTool('openssl', 'apt-get install openssl');
+  if (!ONLY || ONLY.split(',').includes('h2')) requireTool('h2load', 'apt-get install nghttp2-client');
   build();
   const certDir = certificates();
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0].model}), Node ${process.version}`);
@@ -207,7 +221,7 @@ async function main() {
     memory = await runMemory(certDir);
     console.log('');
   }
-  console.log('| workload | rhttps | node:https | ratio |');
+  console.log('| workload | rhttps | node:https (node:http2 for HTTP/2) | ratio |');
   console.log('|---|---|---|---|');
   for (const r of all) {
     const { rhttps, node } = r.summary;

@@ -1,16 +1,23 @@
 'use strict';
-// One benchmark server: `node bench/server.js <rhttps|node> <handler> <certDir> <key-type>`.
-// Prints `ready <port>` once listening. Both implementations run the same handlers.
+// One benchmark server: `node bench/server.js <rhttps|node> <handler> <certDir> <key-type> <h1|h2>`.
+// Prints `ready <port>` once listening. Both implementations run the same handlers; for h2,
+// rhttps offers HTTP/2 (allowHTTP2) and the reference is node:http2's createSecureServer.
 
 const fs = require('node:fs');
 const path = require('node:path');
 
-const [impl, handlerName, certDir, keyType = 'ecdsa'] = process.argv.slice(2);
-const https = impl === 'rhttps' ? require('..') : require('node:https');
+const [impl, handlerName, certDir, keyType = 'ecdsa', protocol = 'h1'] = process.argv.slice(2);
 const options = {
   key: fs.readFileSync(path.join(certDir, `${keyType}.key`)),
   cert: fs.readFileSync(path.join(certDir, `${keyType}.crt`)),
 };
+let createServer;
+if (impl === 'rhttps') {
+  createServer = require('..').createServer;
+  if (protocol === 'h2') options.allowHTTP2 = true;
+} else {
+  createServer = protocol === 'h2' ? require('node:http2').createSecureServer : require('node:https').createServer;
+}
 
 const MiB = Buffer.alloc(1024 * 1024, 'x');
 
@@ -40,9 +47,10 @@ const handlers = {
 
 const make = handlers[handlerName];
 if (!make) throw new Error(`unknown handler ${handlerName}`);
-const server = https.createServer(options, make());
+const server = createServer(options, make());
 // Idle connections must outlive the memory measurement.
 server.keepAliveTimeout = 120_000;
 server.headersTimeout = 120_000;
+if (protocol === 'h2' && impl === 'node') server.setTimeout(0);
 server.listen(0, '127.0.0.1', () => console.log(`ready ${server.address().port}`));
 process.on('SIGTERM', () => process.exit(0));

@@ -50,6 +50,10 @@ class Connection {
     this.requestsCount = 0;
     this.upgraded = false;
     this.bodyPaused = false;
+    // An HTTP/2 stream: one request, and the engine closes it once its response has left,
+    // which can be before the response's write callbacks have run ('finish').
+    this.isStream = socket._parent !== undefined;
+    this.closeOnFinish = false;
     socket[kConnection] = this;
     socket.on('error', socketOnError);
     socket.on('timeout', socketOnTimeout);
@@ -216,6 +220,12 @@ class Connection {
     if (!req._consuming && !req._readableState.resumeScheduled) req._dump();
     res.detachSocket(socket);
     process.nextTick(emitCloseNT, res);
+    if (this.closeOnFinish) {
+      // After the socket's own write callback has returned: destroying inside it would error
+      // the callbacks still queued behind it.
+      process.nextTick(closeStream, socket);
+      return;
+    }
     socket._native.responseDone(socket._id);
     if (res._last) {
       socket.destroySoon();
@@ -262,6 +272,12 @@ class Connection {
   }
 
   onClose(code, message) {
+    if (!code && this.isStream && this.incoming.length === 1 && this.socket._httpMessage
+      && this.socket._httpMessage.writableEnded && this.receiving === null) {
+      // The stream's response is complete on the wire; it closes as a finished response does.
+      this.closeOnFinish = true;
+      return;
+    }
     const err = code ? Object.assign(new Error(message || code), { code }) : undefined;
     while (this.incoming.length) {
       const req = this.incoming.shift();
@@ -283,6 +299,10 @@ class Connection {
     }
     socketOnError.call(this.socket, err);
   }
+}
+
+function closeStream(socket) {
+  socket._onEngineClose();
 }
 
 function emitCloseNT(res) {
