@@ -122,3 +122,82 @@ test('context entered by one connection\'s handler does not leak into another\'s
     await close(server);
   }
 });
+
+// The same scenario on node:http(s) and on rhttps: what the handler and the subscribers see.
+async function onBoth(scenario) {
+  const seen = {};
+  for (const [name, mod] of [['node', http], ['rhttps', rhttp]]) seen[name] = await scenario(mod);
+  return seen;
+}
+
+test('http.server.request.start and http.server.response.finish are published with request, response, socket and server', async () => {
+  const dc = require('node:diagnostics_channel');
+  const seen = await onBoth(async (mod) => {
+    const events = [];
+    let server;
+    const start = ({ request, response, socket, server: s }) => events.push(['start', request.url,
+      response instanceof http.ServerResponse, socket === request.socket, s === server]);
+    const finish = ({ request, response, socket, server: s }) => events.push(['finish', request.url,
+      response.writableFinished, socket === request.socket, s === server]);
+    dc.subscribe('http.server.request.start', start);
+    dc.subscribe('http.server.response.finish', finish);
+    try {
+      server = mod.createServer((req, res) => { events.push(['handler', req.url]); res.end('ok'); });
+      const port = await listen(server, 0, '127.0.0.1');
+      await new Promise((resolve, reject) => http.get({ port, host: '127.0.0.1', path: '/traced' }, (res) => res.resume().on('end', resolve)).on('error', reject));
+      await close(server);
+    } finally {
+      dc.unsubscribe('http.server.request.start', start);
+      dc.unsubscribe('http.server.response.finish', finish);
+    }
+    return events;
+  });
+  assert.deepEqual(seen.node, [['start', '/traced', true, true, true], ['handler', '/traced'], ['finish', '/traced', true, true, true]]);
+  assert.deepEqual(seen.rhttps, seen.node);
+});
+
+test('joinDuplicateHeaders joins repeated request headers with ", " as on Node', async () => {
+  const seen = await onBoth(async (mod) => {
+    const server = mod.createServer({ joinDuplicateHeaders: true, requireHostHeader: false }, (req, res) => res.end(JSON.stringify([req.headers.authorization, req.headers.cookie])));
+    const port = await listen(server, 0, '127.0.0.1');
+    const body = await new Promise((resolve, reject) => http.get({ port, host: '127.0.0.1',
+      headers: ['authorization', '1', 'authorization', '2', 'cookie', 'a', 'cookie', 'b'] }, (res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => resolve(b));
+    }).on('error', reject));
+    await close(server);
+    return body;
+  });
+  assert.equal(seen.node, '["1, 2","a; b"]');
+  assert.equal(seen.rhttps, seen.node);
+  assert.throws(() => rhttp.createServer({ joinDuplicateHeaders: 'yes' }), { code: 'ERR_INVALID_ARG_TYPE' });
+});
+
+test('a plain socket\'s write completes at once, as net.Socket\'s: end() twice gets ERR_STREAM_ALREADY_FINISHED as on node:http', async () => {
+  const seen = await onBoth(async (mod) => {
+    const events = [];
+    const server = mod.createServer((req, res) => {
+      res.end('first');
+      events.push(`writableLength ${req.socket.writableLength}`, `writableFinished ${res.writableFinished}`);
+      res.end((err) => events.push(`second end: ${err && err.code}`));
+    });
+    const port = await listen(server, 0, '127.0.0.1');
+    await new Promise((resolve, reject) => http.get({ port, host: '127.0.0.1' }, (res) => res.resume().on('end', resolve)).on('error', reject));
+    await new Promise((r) => setImmediate(r));
+    await close(server);
+    return events;
+  });
+  assert.deepEqual(seen.node, ['writableLength 0', 'writableFinished true', 'second end: ERR_STREAM_ALREADY_FINISHED']);
+  assert.deepEqual(seen.rhttps, seen.node);
+});
+
+test('req.socket._secureEstablished is true over TLS, as on node:https', async () => {
+  const server = rhttps.createServer(pki().serverOptions, (req, res) => res.end(String(req.socket._secureEstablished)));
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    assert.equal((await request(port)).body.toString(), 'true');
+  } finally {
+    await close(server);
+  }
+});

@@ -4,6 +4,7 @@
 // bookkeeping, Node's clientError defaults. The engine has already parsed the requests.
 
 const http = require('node:http');
+const dc = require('node:diagnostics_channel');
 const { AsyncResource } = require('node:async_hooks');
 const { STATUS_CODES } = http;
 const { FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE, FLAG_BODY_UNTIL_CLOSE } = require('./events');
@@ -13,6 +14,10 @@ const { emitResponseDrain } = require('./node-internals');
 const kConnection = Symbol('rhttps.connection');
 
 const continueExpression = /(?:^|\W)100-continue(?:$|\W)/i;
+
+// Node's own channels for server requests (APM tools such as OpenTelemetry subscribe to them).
+const onRequestStartChannel = dc.channel('http.server.request.start');
+const onResponseFinishChannel = dc.channel('http.server.response.finish');
 
 const badRequestResponse = clientErrorResponse(400);
 const requestTimeoutResponse = clientErrorResponse(408);
@@ -75,6 +80,8 @@ class Connection {
     req.httpVersion = `${major}.${minor}`;
     const max = server.maxHeadersCount;
     const count = max > 0 ? Math.min(rawHeaders.length, max * 2) : rawHeaders.length;
+    // As Node's parser: the server's option decides how repeated headers are joined.
+    req.joinDuplicateHeaders = server.joinDuplicateHeaders;
     req._addHeaderLines(rawHeaders, count);
     const hasBody = (flags & FLAG_HAS_BODY) !== 0;
 
@@ -104,6 +111,9 @@ class Connection {
     res._keepAliveTimeout = server.keepAliveTimeout;
     res._maxRequestsPerSocket = server.maxRequestsPerSocket;
     res.shouldKeepAlive = (flags & FLAG_KEEP_ALIVE) !== 0;
+    if (onRequestStartChannel.hasSubscribers) {
+      onRequestStartChannel.publish({ request: req, response: res, socket, server });
+    }
     if (socket._httpMessage) this.outgoing.push(res);
     else res.assignSocket(socket);
     res.on('finish', () => this.onResponseFinish(req, res));
@@ -216,6 +226,9 @@ class Connection {
     const socket = this.socket;
     const idx = this.incoming.indexOf(req);
     if (idx !== -1) this.incoming.splice(idx, 1);
+    if (onResponseFinishChannel.hasSubscribers) {
+      onResponseFinishChannel.publish({ request: req, response: res, socket, server: this.server });
+    }
     // Unread request bodies are drained, as Node does, so the next request can be parsed.
     if (!req._consuming && !req._readableState.resumeScheduled) req._dump();
     res.detachSocket(socket);

@@ -275,6 +275,10 @@ function validateTimeout(value, name) {
 // Node's storeHTTPOptions, minus the parser internals the engine replaces.
 function storeOptions(server, options) {
   server._IncomingMessage = options.IncomingMessage || http.IncomingMessage;
+  if (options.joinDuplicateHeaders !== undefined && typeof options.joinDuplicateHeaders !== 'boolean') {
+    throw invalidArgType('options.joinDuplicateHeaders', 'of type boolean', options.joinDuplicateHeaders);
+  }
+  server.joinDuplicateHeaders = options.joinDuplicateHeaders;
   server._ServerResponse = options.ServerResponse || http.ServerResponse;
   // node:http names its own options bare; handshakeTimeout is tls.Server's, named as a property.
   for (const name of ['maxHeaderSize', 'requestTimeout', 'headersTimeout', 'keepAliveTimeout', 'connectionsCheckingInterval']) {

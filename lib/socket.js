@@ -9,9 +9,11 @@ const { Duplex } = require('node:stream');
 const { X509Certificate } = require('node:crypto');
 const { rethrowEach } = require('./events');
 
-// Write callbacks run after the current turn of the event loop, as they do for Node's TLS
-// sockets (whose writes complete in libuv): a response's 'finish' then follows the request's
-// 'close' exactly as on node:https. One setImmediate serves every write of the turn.
+// Write callbacks of TLS sockets run after the current turn of the event loop, as they do for
+// Node's (whose writes complete in libuv): a response's 'finish' then follows the request's
+// 'close' exactly as on node:https. One setImmediate serves every write of the turn. A plain
+// socket's write completes at once, as libuv's synchronous try-write completes net.Socket's:
+// `writableLength` is back to 0 when `write()` returns.
 let completions = [];
 
 // A callback that throws must not strand the ones after it (their responses would never
@@ -64,6 +66,8 @@ function defineSocket(parentPrototype) {
       this._bytesWritten = 0;
       if (tls !== null) {
         this.encrypted = true;
+        // tls.TLSSocket's flag: the engine hands a socket over only once its handshake is done.
+        this._secureEstablished = true;
         // tls.clientAuth: 0 no client certificate asked for, 1 verified, 2 not verified.
         this.authorized = tls.clientAuth === 1;
         this.authorizationError = tls.clientAuth === 2 ? tls.authorizationError : null;
@@ -105,8 +109,9 @@ function defineSocket(parentPrototype) {
     _write(chunk, encoding, cb) {
       this._bytesWritten += chunk.length;
       this._touch();
-      if (this._native.write(this._id, chunk)) complete(cb);
-      else this._pendingWrite = cb;
+      if (!this._native.write(this._id, chunk)) this._pendingWrite = cb;
+      else if (this.encrypted) complete(cb);
+      else cb();
     }
 
     _writev(chunks, cb) {
@@ -118,8 +123,9 @@ function defineSocket(parentPrototype) {
       }
       this._bytesWritten += total;
       this._touch();
-      if (this._native.writev(this._id, list)) complete(cb);
-      else this._pendingWrite = cb;
+      if (!this._native.writev(this._id, list)) this._pendingWrite = cb;
+      else if (this.encrypted) complete(cb);
+      else cb();
     }
 
     // The engine flushes what is queued, sends close_notify and FIN, then reports CLOSE.
