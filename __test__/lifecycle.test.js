@@ -72,3 +72,28 @@ test('with an uncaughtException handler, the server keeps serving after a throw'
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), ['caught boom', 'still up']);
 });
+
+test('regression: servers created and dropped without listening are garbage collected, while a listening one nobody references keeps serving', async () => {
+  const run = await runScript(`
+    require('v8').setFlagsFromString('--expose-gc');
+    const gc = require('vm').runInNewContext('gc');
+    const http = require('node:http');
+    const rhttps = require('./index.js');
+    const rhttp = require('./http.js');
+    let collected = 0;
+    const registry = new FinalizationRegistry(() => { collected++; });
+    for (let i = 0; i < 100; i++) registry.register(i % 2 ? rhttp.createServer(() => {}) : rhttps.createServer(), i);
+    // Listening, and no reference kept: libuv's handle keeps Node's alive, so must ours.
+    rhttp.createServer((req, res) => res.end('alive')).listen(0, '127.0.0.1', async function () {
+      const port = this.address().port;
+      for (let i = 0; i < 5; i++) { gc(); await new Promise((r) => setTimeout(r, 20)); }
+      http.get({ port, host: '127.0.0.1' }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => { console.log(collected, body); process.exit(0); });
+      });
+    });
+  `, { timeoutMs: 20000 });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.trim(), '100 alive');
+});

@@ -23,6 +23,20 @@ const { nodeError, listenError, invalidArgType, outOfRange } = require('./errors
 
 const kState = Symbol('rhttps.state');
 
+// Servers that are listening or still have connections, kept alive as libuv's handles keep
+// Node's (`createServer(h).listen(443)` with no reference kept must go on serving). Any other
+// server is reachable only through the application: the engine's wake-up function holds its
+// state weakly, so a server that is created and dropped without listening is collected.
+const live = new Set();
+
+function wakeFor(state) {
+  const ref = new WeakRef(state);
+  return () => {
+    const st = ref.deref();
+    if (st !== undefined) st.onEvents();
+  };
+}
+
 // Node 20's timeouts, as the engine defines them (one definition for both layers).
 const DEFAULTS = defaultLimits();
 
@@ -45,7 +59,7 @@ class ServerState {
     // The TLS options in force, so setSecureContext() can change some and keep the rest.
     this.tlsOptions = {};
     if (secure) for (const name of TLS_OPTION_NAMES) if (options[name] !== undefined) this.tlsOptions[name] = options[name];
-    this.native = new NativeServer(secure ? tlsInput(options) : null, () => this.onEvents());
+    this.native = new NativeServer(secure ? tlsInput(options) : null, wakeFor(this));
     this.hello = secure ? helloHooks(options) : null;
     if (this.hello) this.native.setHelloHooks(this.hello.SNICallback !== null, this.hello.ALPNCallback !== null);
     if (secure && options.ticketKeys !== undefined) this.native.setTicketKeys(ticketKeys(options.ticketKeys, 'options.ticketKeys'));
@@ -68,6 +82,9 @@ class ServerState {
   }
 
   updateRef() {
+    const active = this.listening || this.binding || this.connections.size > 0;
+    if (active) live.add(this);
+    else live.delete(this);
     const want = this.refed && (this.listening || this.connections.size > 0);
     if (want !== this.nativeRefed) {
       if (want) this.native.ref();
