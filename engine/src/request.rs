@@ -375,7 +375,7 @@ fn map_httparse(e: httparse::Error) -> RequestError {
     }
 }
 
-fn parse_content_length(value: &[u8]) -> Result<u64, RequestError> {
+pub(crate) fn parse_content_length(value: &[u8]) -> Result<u64, RequestError> {
     const INVALID: RequestError = RequestError::InvalidContentLength;
     let digits = trim(value);
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
@@ -389,7 +389,8 @@ fn parse_content_length(value: &[u8]) -> Result<u64, RequestError> {
         .ok_or(INVALID)
 }
 
-fn trim(s: &[u8]) -> &[u8] {
+/// `s` without ASCII whitespace at either end.
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
     let start = s
         .iter()
         .position(|b| !b.is_ascii_whitespace())

@@ -10,7 +10,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::chunked::{ChunkedDecoder, Step};
-use crate::request::ParseLimits;
+use crate::request::{parse_content_length, trim, ParseLimits};
 
 /// One piece of the HTTP/2 response, in order.
 #[derive(Debug)]
@@ -245,26 +245,7 @@ fn trailer_map(trailers: &[(Bytes, Bytes)]) -> Result<Option<HeaderMap>, Malform
 }
 
 fn parse_length(value: &[u8]) -> Result<u64, Malformed> {
-    let digits = trim(value);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(Malformed);
-    }
-    std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(Malformed)
-}
-
-fn trim(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
-    &s[start..end]
+    parse_content_length(value).map_err(|_| Malformed)
 }
 
 #[cfg(test)]
