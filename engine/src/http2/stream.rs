@@ -183,8 +183,22 @@ async fn write_response(
                     Ok::<(), io::Error>(())
                 };
                 let _ = tokio::time::timeout(DESTROY_FLUSH, flush).await;
-                // Dropping the stream's handles would reset it too; CANCEL says why.
-                responder.reset(Reason::CANCEL);
+                match responder {
+                    // Nothing sent: the stream is reset, and CANCEL says why.
+                    Responder::Head(_) => responder.reset(Reason::CANCEL),
+                    // A body without framing ends where the destroy ended it, as an HTTP/1
+                    // connection's close ends it (Node's 408 and 400 replies are such).
+                    // Any other body stays unfinished: dropping the stream's handles resets
+                    // it after what is queued (an explicit reset would discard that).
+                    _ => {
+                        let mut parts = Vec::new();
+                        if translator.finish(&mut parts).is_ok() {
+                            for part in parts {
+                                let _ = send(&mut responder, part, window).await;
+                            }
+                        }
+                    }
+                }
                 return Ok(());
             }
         };
