@@ -69,7 +69,11 @@ export declare class NativeServer {
   pause(id: number): void
   resume(id: number): void
   responseDone(id: number): void
-  /** Answers an upgrade request: `raw` turns the connection into a byte stream. */
+  /**
+   * Answers an upgrade request: `raw` turns the connection into a byte stream.
+   * The JS side is done with an HTTP/2 stream that ended without its response.
+   */
+  releaseStream(id: number): void
   upgrade(id: number, raw: boolean): void
   connectionCount(): number
   /** Keeps the process alive while this server can still deliver events. */

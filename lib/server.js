@@ -213,6 +213,9 @@ class ServerState {
         stream.scope.runInAsyncScope(stream.onClose, stream, code, message);
       } finally {
         stream.scope.emitDestroy();
+        // A stream that ended without its response kept its place among the connection's
+        // handlers until now, when its request and response have been told.
+        if (code) this.native.releaseStream(id);
       }
       return;
     }

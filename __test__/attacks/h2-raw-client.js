@@ -11,7 +11,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const TYPE = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 };
 const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 };
 const SETTING = { INITIAL_WINDOW_SIZE: 4 };
-const ERROR = { NO_ERROR: 0, PROTOCOL_ERROR: 1, CANCEL: 8, ENHANCE_YOUR_CALM: 11 };
+const ERROR = { NO_ERROR: 0, PROTOCOL_ERROR: 1, REFUSED_STREAM: 7, CANCEL: 8, ENHANCE_YOUR_CALM: 11 };
 
 function frame(type, flags, stream, payload = Buffer.alloc(0)) {
   const header = Buffer.alloc(9);

@@ -6,6 +6,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const http2 = require('node:http2');
+const path = require('node:path');
 const rhttps = require('../..');
 const { pki, listen, close, request, within } = require('../helpers');
 const { connectRaw, frame, literal, indexed, requestBlock, settingsPayload, TYPE, FLAG, SETTING, ERROR } = require('./h2-raw-client');
@@ -154,5 +155,67 @@ test('a header block left open (HEADERS without END_HEADERS) ends in GOAWAY afte
     raw.socket.destroy();
   } finally {
     await within(close(server), 5000, 'the server closing');
+  }
+});
+
+// A server in a process of its own, so that its JS thread can be kept busy while this test's
+// client goes on sending. Resolves with its port and the child.
+// The test's certificate is passed in RHTTPS_TEST_TLS, so this side's client trusts it.
+function serverProcess(source) {
+  const { spawn } = require('node:child_process');
+  const tls = JSON.stringify({ key: String(pki().leafKey), cert: String(pki().leafCert), ca: String(pki().intCert) });
+  const child = spawn(process.execPath, ['-e', source], { cwd: path.join(__dirname, '..', '..'),
+    env: { ...process.env, RHTTPS_TEST_TLS: tls }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return within(new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/port (\d+)/);
+      if (m) resolve({ port: Number(m[1]), child });
+    });
+    child.on('exit', (code) => reject(new Error(`server process exited with ${code}`)));
+  }), 10000, 'the server process');
+}
+
+test('streams the client resets keep their place among the handlers until the JS side has seen them end: past the bound new streams are refused', async () => {
+  // While the server's JS thread is busy, streams reset after they reached it still have
+  // handlers waiting to hear of it; they count, so a client cannot pile up work faster than
+  // the JS side lets go of it (MadeYouReset's pattern, with client resets standing in).
+  const { port, child } = await serverProcess(`
+    const rhttps = require('./index.js');
+    rhttps.createServer({ ...JSON.parse(process.env.RHTTPS_TEST_TLS), allowHTTP2: true }, (req, res) => {
+      if (req.url === '/block') { const until = Date.now() + 3000; while (Date.now() < until); }
+      res.end('fresh');
+    }).listen(0, '127.0.0.1', function () { console.log('port ' + this.address().port); });
+  `);
+  const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+  const refused = (raw) => raw.frames.filter((f) => f.type === TYPE.RST_STREAM && f.payload.readUInt32BE(0) === ERROR.REFUSED_STREAM).length;
+  try {
+    const raw = await connectRaw(port);
+    raw.send(GET(1, '/block'));
+    await pause(200);
+    // Two rounds of 95 streams, each accepted and then reset by the client, then 95 more:
+    // never more than 96 open at once (h2's own limit is 100), 286 handlers if resets count.
+    let next = 3;
+    for (let round = 0; round < 3; round++) {
+      const ids = Array.from({ length: 95 }, () => { const id = next; next += 2; return id; });
+      raw.send(...ids.map((id) => GET(id)));
+      await pause(250);
+      if (round < 2) {
+        raw.send(...ids.map(cancel));
+        await pause(250);
+      }
+    }
+    await within((async () => { while (refused(raw) === 0) await pause(50); })(), 5000, 'REFUSED_STREAM past the handler bound');
+    assert.equal(raw.goaway, null, 'refused, not a connection error');
+    raw.socket.destroy();
+    // Once the JS side has caught up, the places are free again.
+    await pause(3000);
+    const again = await connectRaw(port);
+    again.send(GET(1));
+    await within((async () => { while (!again.frames.some((f) => f.type === TYPE.HEADERS)) await pause(50); })(), 5000, 'a fresh stream answered');
+    again.socket.destroy();
+  } finally {
+    child.kill('SIGTERM');
   }
 });

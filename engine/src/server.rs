@@ -43,6 +43,9 @@ pub(crate) struct Shared {
     hooks: AtomicU8,
     pub(crate) hellos: Arc<hello::Pending>,
     conns: Mutex<HashMap<u32, ConnHandle>>,
+    /// HTTP/2 streams the client reset, still counted against their connection's handler
+    /// limit until the JS side has let go of them (`release_stream`).
+    pub(crate) held_streams: Mutex<HashMap<u32, Box<dyn Send>>>,
     next_id: AtomicU32,
     listening: Mutex<Option<Listening>>,
     /// Cancelled when the server shuts down; every connection's token is its child.
@@ -103,7 +106,7 @@ impl StartError {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -122,6 +125,7 @@ impl Server {
                 hooks: AtomicU8::new(0),
                 hellos: Arc::default(),
                 conns: Mutex::new(HashMap::new()),
+                held_streams: Mutex::new(HashMap::new()),
                 next_id: AtomicU32::new(1),
                 listening: Mutex::new(None),
                 shutdown: CancellationToken::new(),
@@ -298,6 +302,12 @@ impl Server {
 
     pub fn response_done(&self, id: u32) {
         self.on_conn(id, ConnHandle::response_done)
+    }
+
+    /// The JS side is done with HTTP/2 stream `id`, which ended without its response: its
+    /// place among its connection's handlers is free again.
+    pub fn release_stream(&self, id: u32) {
+        lock(&self.shared.held_streams).remove(&id);
     }
 
     pub fn upgrade(&self, id: u32, raw: bool) {

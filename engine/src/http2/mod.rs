@@ -214,9 +214,18 @@ fn start_stream(
         conn: conn.clone(),
     };
     let window = window.clone();
+    let shared = shared.clone();
     tokio::spawn(async move {
-        let _running = running;
+        let id = registration.ctx.state.id;
         let result = stream::serve(request, respond, &registration.ctx, &window).await;
+        // A stream that ended without its response (the client reset it) still has a handler
+        // on the JS side until that side has seen the CLOSE: it keeps its place until then
+        // (MadeYouReset, CVE-2025-8671). The JS side releases it (`release_stream`).
+        if result.is_err() {
+            server::lock(&shared.held_streams).insert(id, Box::new(running));
+        } else {
+            drop(running);
+        }
         registration.ended(result);
     });
 }
