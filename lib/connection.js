@@ -288,7 +288,9 @@ class Connection {
     if (!code && this.isStream && this.incoming.length === 1 && this.socket._httpMessage
       && this.socket._httpMessage.writableEnded && this.receiving === null) {
       // The stream's response is complete on the wire; it closes as a finished response does.
+      // Everything queued has left, so a write still waiting for DRAIN is done too.
       this.closeOnFinish = true;
+      this.socket._onDrain();
       return;
     }
     const err = code ? Object.assign(new Error(message || code), { code }) : undefined;
