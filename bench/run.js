@@ -2,7 +2,8 @@
 // `npm run bench`: rhttps and node:https side by side in one run. Each server is pinned to
 // core 0 and the load generator to core 1; runs alternate between the two servers; medians
 // are reported with ratios. Server CPU per operation comes from /proc/<pid>/stat (user +
-// system time of all threads), steadier on a shared machine than requests per second.
+// system time of all threads), steadier on a shared machine than requests per second; the JS
+// (main) thread's share from /proc/<pid>/task/<pid>/stat, the part more cores cannot add to.
 //
 // Options: --only a,b (scenario names), --runs N (5), --duration S (5), --connections C
 // (keep-alive scenarios, 50), --no-build (measure the binary that is there; it must still
@@ -85,7 +86,17 @@ function startServer(impl, scenario, certDir) {
 
 // utime + stime of the whole process (all threads), in microseconds.
 function cpuMicros(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statMicros(`/proc/${pid}/stat`);
+}
+
+// The same for the main thread alone (its thread id is the process id): the JS thread, which
+// a multi-core machine cannot add more of to one server.
+function mainThreadMicros(pid) {
+  return statMicros(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statMicros(file) {
+  const stat = fs.readFileSync(file, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
 }
@@ -128,13 +139,16 @@ function handshakes(port, seconds) {
 }
 
 function measure(server, scenario, seconds) {
-  const before = cpuMicros(server.child.pid);
+  const pid = server.child.pid;
+  const before = cpuMicros(pid);
+  const mainBefore = mainThreadMicros(pid);
   const t0 = process.hrtime.bigint();
   const r = scenario.load(server.port, seconds, scenario);
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = cpuMicros(server.child.pid) - before;
+  const cpu = cpuMicros(pid) - before;
+  const main = mainThreadMicros(pid) - mainBefore;
   if (r.warning) console.log(`  warning (${server.impl}): ${r.warning}`);
-  return { rate: r.ops / elapsed, cpuPerOp: cpu / r.ops };
+  return { rate: r.ops / elapsed, cpuPerOp: cpu / r.ops, mainPerOp: main / r.ops };
 }
 
 const median = (xs) => {
@@ -153,7 +167,7 @@ async function runScenario(scenario, certDir) {
       for (const s of order) {
         const m = measure(s, scenario, DURATION);
         results[s.impl].push(m);
-        console.log(`  run ${run + 1} ${s.impl.padEnd(6)} ${m.rate.toFixed(0).padStart(8)} ${scenario.unit}/s  ${m.cpuPerOp.toFixed(1).padStart(8)} µs CPU/${scenario.unit}`);
+        console.log(`  run ${run + 1} ${s.impl.padEnd(6)} ${m.rate.toFixed(0).padStart(8)} ${scenario.unit}/s  ${m.cpuPerOp.toFixed(1).padStart(8)} µs CPU/${scenario.unit} (JS thread ${m.mainPerOp.toFixed(1)})`);
       }
     }
   } finally {
@@ -161,7 +175,11 @@ async function runScenario(scenario, certDir) {
   }
   const summary = {};
   for (const impl of ['rhttps', 'node']) {
-    summary[impl] = { rate: median(results[impl].map((r) => r.rate)), cpuPerOp: median(results[impl].map((r) => r.cpuPerOp)) };
+    summary[impl] = {
+      rate: median(results[impl].map((r) => r.rate)),
+      cpuPerOp: median(results[impl].map((r) => r.cpuPerOp)),
+      mainPerOp: median(results[impl].map((r) => r.mainPerOp)),
+    };
   }
   return { name: scenario.name, title: scenario.title, unit: scenario.unit, summary, runs: results };
 }
@@ -227,6 +245,7 @@ async function main() {
     const { rhttps, node } = r.summary;
     console.log(`| ${r.title}: server CPU µs/${r.unit} | ${rhttps.cpuPerOp.toFixed(1)} | ${node.cpuPerOp.toFixed(1)} | ${(node.cpuPerOp / rhttps.cpuPerOp).toFixed(2)}× less |`);
     console.log(`| ${r.title}: ${r.unit}s/s | ${rhttps.rate.toFixed(0)} | ${node.rate.toFixed(0)} | ${(rhttps.rate / node.rate).toFixed(2)}× |`);
+    console.log(`| ${r.title}: JS (main) thread CPU µs/${r.unit} | ${rhttps.mainPerOp.toFixed(1)} | ${node.mainPerOp.toFixed(1)} | ${(rhttps.mainPerOp / node.mainPerOp).toFixed(2)} of node's |`);
   }
   if (memory) {
     console.log(`| idle process RSS, MiB | ${memory.rhttps.idleMiB.toFixed(1)} | ${memory.node.idleMiB.toFixed(1)} | ${(memory.rhttps.idleMiB - memory.node.idleMiB).toFixed(1)} MiB difference |`);
