@@ -516,3 +516,20 @@ test('WebSocket stays on HTTP/1.1: no extended CONNECT is advertised, and wss://
     await close(server);
   }
 });
+
+test('an HTTP/2 request without :authority is served (node:http2 does not require it); its host header is absent', async () => {
+  const { connectRaw, frame, literal, TYPE, FLAG } = require('./attacks/h2-raw-client');
+  const server = rhttps.createServer(h2Options(), (req, res) => res.end(`host ${req.headers.host}`));
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    const raw = await connectRaw(port);
+    const block = Buffer.concat([literal(':method', 'GET'), literal(':scheme', 'https'), literal(':path', '/')]);
+    raw.send(frame(TYPE.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, block));
+    await until(() => raw.frames.some((f) => f.type === TYPE.DATA && f.payload.length > 0), 5000, 'the answer');
+    const data = raw.frames.filter((f) => f.type === TYPE.DATA).map((f) => f.payload.toString()).join('');
+    assert.equal(data, 'host undefined');
+    raw.socket.destroy();
+  } finally {
+    await close(server);
+  }
+});

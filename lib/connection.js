@@ -152,7 +152,9 @@ class Connection {
     const server = this.server;
     const http11 = req.httpVersionMajor === 1 && req.httpVersionMinor === 1;
     if (!http11 && req.httpVersionMajor !== 2) return false;
-    if (server.requireHostHeader && req.headers.host === undefined) {
+    // HTTP/2 carries the authority in `:authority` (the engine turns it into `host`), which
+    // RFC 9113 lets a client leave out; node:http2 does not require it either.
+    if (server.requireHostHeader && http11 && req.headers.host === undefined) {
       res.writeHead(400, ['Connection', 'close']);
       res.end();
       return true;
