@@ -8,7 +8,7 @@ const tls = require('node:tls');
 const crypto = require('node:crypto');
 const { WebSocketServer, WebSocket } = require('ws');
 const rhttps = require('..');
-const { pki, listen, close, withServer, rawTls } = require('./helpers');
+const { pki, listen, close, withServer, rawTls, within } = require('./helpers');
 
 function connectWs(port, opts = {}) {
   return new Promise((resolve, reject) => {
@@ -115,4 +115,29 @@ test('CONNECT without a connect listener is destroyed, with one it gets the sock
     const ok = await rawTls(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
     assert.match(ok.text, /tunnel to example\.com:443$/);
   });
+});
+
+test('regression: an upgraded socket nobody reads still emits end at the client\'s FIN, as net.Socket does', async () => {
+  const http = require('node:http');
+  const net = require('node:net');
+  const rhttp = require('../http');
+  for (const mod of [http, rhttp]) {
+    const server = mod.createServer();
+    server.on('upgrade', (req, socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n');
+      // No 'data' listener: only the end is awaited, as Node's own upgrade tests do.
+      socket.on('end', () => socket.end());
+    });
+    const port = await listen(server, 0, '127.0.0.1');
+    const closed = await within(new Promise((resolve) => {
+      const client = net.connect(port, '127.0.0.1', () => {
+        client.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n');
+      });
+      client.once('data', () => client.end());
+      client.on('close', () => resolve(true));
+      client.on('error', () => {});
+    }), 5000, `the upgraded connection closing (${mod === http ? 'node:http' : 'rhttps'})`);
+    assert.equal(closed, true);
+    await close(server);
+  }
 });

@@ -274,7 +274,9 @@ class Connection {
   peerEnded() {
     const socket = this.socket;
     if (this.upgraded) {
+      // As net.Socket's EOF: the read(0) lets 'end' come even if nobody reads the socket.
       socket.push(null);
+      socket.read(0);
     } else if (!this.server.httpAllowHalfOpen) {
       if (socket.writable) socket.end();
     } else if (this.outgoing.length) {
