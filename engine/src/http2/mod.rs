@@ -20,8 +20,6 @@ use crate::conn::{BoxedStream, Command, ConnCtx, ConnState};
 use crate::server::{self, Shared};
 use meter::{Flood, FloodSignal, Metered};
 
-pub use response::{Malformed, Part, Translator};
-
 /// Streams a client may open at once (SETTINGS_MAX_CONCURRENT_STREAMS), Node's default.
 const MAX_CONCURRENT_STREAMS: u32 = 100;
 /// Handlers running at once on one connection, reset streams included: h2 stops counting a
@@ -97,9 +95,7 @@ pub(crate) async fn serve(
             .zip(ctx.limits.headers_timeout())
             .map(|(since, d)| Instant::from_std(since + d));
         if header_deadline.is_some_and(|at| at <= Instant::now()) {
-            go_away(&mut conn, Reason::ENHANCE_YOUR_CALM).await;
-            drop(conn);
-            meter::drain(io).await;
+            close_offender(conn, io, Some(Reason::ENHANCE_YOUR_CALM)).await;
             return Err(io::ErrorKind::TimedOut.into());
         }
         let deadline = match (deadline, header_deadline) {
@@ -114,9 +110,7 @@ pub(crate) async fn serve(
             (None, true) => Some(Instant::now() + Duration::from_secs(1)),
         };
         if stall_check && window.stalled_for() >= STALL_TIMEOUT {
-            go_away(&mut conn, Reason::ENHANCE_YOUR_CALM).await;
-            drop(conn);
-            meter::drain(io).await;
+            close_offender(conn, io, Some(Reason::ENHANCE_YOUR_CALM)).await;
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "HTTP/2 streams left without flow-control window (zero-window pile-up)",
@@ -137,9 +131,7 @@ pub(crate) async fn serve(
             // A flood, or a header block opened or closed (the headersTimeout clock).
             _ = flood.notify.notified() => {
                 if let Some(seen) = flood.flood() {
-                    go_away(&mut conn, Reason::ENHANCE_YOUR_CALM).await;
-                    drop(conn);
-                    meter::drain(io).await;
+                    close_offender(conn, io, Some(Reason::ENHANCE_YOUR_CALM)).await;
                     let what = match seen {
                         Flood::Resets => "streams reset faster than any client needs (rapid reset)",
                         Flood::Frames => "control frames faster than any client needs (HTTP/2 flood)",
@@ -166,12 +158,8 @@ pub(crate) async fn serve(
             accepted = conn.accept() => match accepted {
                 None => return Ok(()),
                 Some(Err(e)) => {
-                    // h2 has queued its GOAWAY (a protocol error, or its own flood limits):
-                    // it gets the moment to leave, and the drain, that a GOAWAY of ours gets.
-                    let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
-                    let _ = tokio::time::timeout(GOAWAY_FLUSH, closed).await;
-                    drop(conn);
-                    meter::drain(io).await;
+                    // h2 has queued its GOAWAY (a protocol error, or its own flood limits).
+                    close_offender(conn, io, None).await;
                     return Err(to_io(e));
                 }
                 Some(Ok((request, mut respond))) => {
@@ -196,6 +184,27 @@ where
     conn.abrupt_shutdown(reason);
     let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
     let _ = tokio::time::timeout(GOAWAY_FLUSH, closed).await;
+}
+
+/// Ends a connection whose client broke a limit: GOAWAY (`reason`, or the one h2 has already
+/// queued), then the client's input is drained before closing, so that a TCP reset does not
+/// destroy the GOAWAY in flight.
+async fn close_offender<T>(
+    mut conn: h2::server::Connection<T, Bytes>,
+    io: std::sync::Arc<std::sync::Mutex<BoxedStream>>,
+    reason: Option<Reason>,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match reason {
+        Some(reason) => go_away(&mut conn, reason).await,
+        None => {
+            let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
+            let _ = tokio::time::timeout(GOAWAY_FLUSH, closed).await;
+        }
+    }
+    drop(conn);
+    meter::drain(io).await;
 }
 
 /// Registers the stream and runs its task; the handler count drops when the task ends.

@@ -222,7 +222,7 @@ async fn apply(
 ) -> io::Result<()> {
     let mut parts = Vec::new();
     let (written, result) = match command {
-        Command::Write(data) => (data.len(), translator.feed(&data, &mut parts)),
+        Command::Write(data) => (data.len(), translator.feed(data, &mut parts)),
         Command::End => (0, translator.finish(&mut parts)),
     };
     if result.is_err() {
