@@ -1,13 +1,16 @@
 'use strict';
-// `npm run bench`: rhttps and node:https side by side in one run. Each server is pinned to
-// core 0 and the load generator to core 1; runs alternate between the two servers; medians
-// are reported with ratios. Server CPU per operation comes from /proc/<pid>/stat (user +
+// `npm run bench`: rhttps, node:https and a pure-Rust server (tokio + hyper + rustls, the
+// crate in bench/reference-server) side by side in one run, with `--peers` Bun's and Deno's
+// runtimes as well. Each server is pinned to core 0 and the load generator to core 1; runs
+// alternate between the servers; medians are reported with ratios against node:https and
+// against the pure-Rust server. Server CPU per operation comes from /proc/<pid>/stat (user +
 // system time of all threads), steadier on a shared machine than requests per second; the JS
 // (main) thread's share from /proc/<pid>/task/<pid>/stat, the part more cores cannot add to.
 //
 // Options: --only a,b (scenario names), --runs N (5), --duration S (5), --connections C
-// (keep-alive scenarios, 50), --no-build (measure the binary that is there; it must still
-// be a release build).
+// (keep-alive scenarios, 64), --peers (also Bun and Deno, installed from npm into a scratch
+// folder), --no-build (measure the binaries that are there; rhttps's must still be a release
+// build).
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -22,11 +25,18 @@ const opt = (name, def) => {
 };
 const RUNS = Number(opt('runs', 5));
 const DURATION = Number(opt('duration', 5));
-const CONNECTIONS = Number(opt('connections', 50));
+const CONNECTIONS = Number(opt('connections', 64));
 const ONLY = opt('only', null);
+const PEERS = args.includes('--peers');
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const REFERENCE_BIN = path.join(ROOT, 'target', 'release', 'rhttps-reference-server');
+// Pinned so that a run next month measures the same peers.
+const PEER_PACKAGES = { bun: '@oven/bun-linux-x64@1.4.5', deno: '@deno/linux-x64-glibc@2.9.6' };
+const PEER_DIR = path.join(os.tmpdir(), 'rhttps-bench-peers');
+const BUN = path.join(PEER_DIR, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun');
+const DENO = path.join(PEER_DIR, 'node_modules', '@deno', 'linux-x64-glibc', 'deno');
 
 // What each scenario runs and how its operations are counted.
 const SCENARIOS = [
@@ -38,8 +48,27 @@ const SCENARIOS = [
   { name: 'get-1mib', title: 'GET 1 MiB (8 connections)', handler: 'bytes', load: wrk({ connections: 8 }), unit: 'MiB' },
   { name: 'post-1mib', title: 'POST 1 MiB echoed (8 connections)', handler: 'echo', load: wrk({ connections: 8, script: 'post-1mib.lua' }), unit: 'request' },
   // The reference for HTTP/2 is node:http2's createSecureServer with the same plain handler.
-  { name: 'h2', title: 'HTTP/2 hello world (h2load -c16 -m16)', handler: 'hello', protocol: 'h2', load: h2load, unit: 'request', reference: 'node:http2' },
+  { name: 'h2', title: 'HTTP/2 hello world (h2load -c16 -m16)', handler: 'hello', protocol: 'h2', load: h2load, unit: 'request' },
 ];
+
+// The servers measured. `serves` leaves out what one cannot run: the Rust server and the
+// runtimes' own servers have no Express, Bun's node:https no HTTP/2 here.
+const FETCH_HANDLERS = ['hello', 'bytes', 'echo'];
+const serverArgs = (impl, sc, certDir) => [path.join(__dirname, 'server.js'), impl, sc.handler, certDir, sc.key || 'ecdsa', sc.protocol || 'h1'];
+const IMPLS = [
+  { name: 'rhttps', label: () => 'rhttps', serves: () => true,
+    command: (sc, certDir) => [process.execPath, serverArgs('rhttps', sc, certDir)] },
+  { name: 'node', label: (sc) => (sc.protocol === 'h2' ? 'node:http2' : 'node:https'), serves: () => true,
+    command: (sc, certDir) => [process.execPath, serverArgs('node', sc, certDir)] },
+  { name: 'rust', label: () => 'tokio+hyper+rustls', serves: (sc) => FETCH_HANDLERS.includes(sc.handler),
+    command: (sc, certDir) => [REFERENCE_BIN, [sc.handler, certDir, sc.key || 'ecdsa', sc.protocol || 'h1']] },
+  { name: 'bun-node', peer: true, label: () => 'Bun node:https', serves: (sc) => sc.protocol !== 'h2',
+    command: (sc, certDir) => [BUN, serverArgs('node', sc, certDir)] },
+  { name: 'bun', peer: true, label: () => 'Bun.serve', serves: (sc) => sc.protocol !== 'h2' && FETCH_HANDLERS.includes(sc.handler),
+    command: (sc, certDir) => [BUN, [path.join(__dirname, 'peer-server.js'), 'bun', sc.handler, certDir, sc.key || 'ecdsa']] },
+  { name: 'deno', peer: true, label: () => 'Deno.serve', serves: (sc) => FETCH_HANDLERS.includes(sc.handler),
+    command: (sc, certDir) => [DENO, ['run', '-A', '--quiet', path.join(__dirname, 'peer-server.js'), 'deno', sc.handler, certDir, sc.key || 'ecdsa']] },
+].filter((impl) => PEERS || !impl.peer);
 
 function requireTool(name, hint) {
   if (spawnSync('sh', ['-c', `command -v ${name}`]).status !== 0) {
@@ -50,14 +79,28 @@ function requireTool(name, hint) {
 
 function build() {
   if (!args.includes('--no-build')) {
-    console.log('building the release binary (npm run build) ...');
+    console.log('building the release binary (npm run build) and the pure-Rust reference server ...');
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('cargo', ['build', '--release', '--quiet', '-p', 'rhttps-reference-server'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   }
   const profile = require('../native.js').buildProfile();
   if (profile !== 'release') {
     console.error(`the loaded binary is a ${profile} build; run \`npm run build\` (release) first`);
     process.exit(2);
   }
+  if (!fs.existsSync(REFERENCE_BIN)) {
+    console.error(`no ${path.relative(ROOT, REFERENCE_BIN)}; run \`cargo build --release -p rhttps-reference-server\``);
+    process.exit(2);
+  }
+}
+
+// Bun's and Deno's runtimes ship as npm packages; they go to a scratch folder, never into the
+// project's node_modules.
+function installPeers() {
+  if (!PEERS || (fs.existsSync(BUN) && fs.existsSync(DENO))) return;
+  console.log(`installing ${Object.values(PEER_PACKAGES).join(' and ')} into ${PEER_DIR} ...`);
+  fs.mkdirSync(PEER_DIR, { recursive: true });
+  execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--prefix', PEER_DIR, ...Object.values(PEER_PACKAGES)], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 function certificates() {
@@ -71,17 +114,26 @@ function certificates() {
 }
 
 function startServer(impl, scenario, certDir) {
-  const child = spawn('taskset', ['-c', SERVER_CPU, process.execPath, path.join(__dirname, 'server.js'), impl,
-    scenario.handler, certDir, scenario.key || 'ecdsa', scenario.protocol || 'h1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [cmd, argv] = impl.command(scenario, certDir);
+  const child = spawn('taskset', ['-c', SERVER_CPU, cmd, ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${impl.name} server did not start in 30 s`)); }, 30_000);
     child.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/ready (\d+)/);
-      if (m) resolve({ impl, child, port: Number(m[1]) });
+      if (m) {
+        clearTimeout(timer);
+        resolve({ impl: impl.name, child, port: Number(m[1]) });
+      }
     });
-    child.on('exit', (code) => reject(new Error(`${impl} server exited with ${code}`)));
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${impl.name} server exited with ${code}`)); });
   });
+}
+
+function stopServer(server) {
+  server.child.removeAllListeners('exit');
+  server.child.kill('SIGTERM');
 }
 
 // utime + stime of the whole process (all threads), in microseconds.
@@ -106,17 +158,24 @@ function rssKiB(pid) {
   return Number(m[1]);
 }
 
-// wrk with keep-alive connections; counts requests (or MiB moved, for the 1 MiB scenarios).
+// wrk's latency percentiles ("50%  812.00us") in microseconds.
+function wrkPercentile(out, p) {
+  const m = out.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm'));
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 1, ms: 1e3, s: 1e6 }[m[2]];
+}
+
+// wrk with keep-alive connections; counts requests (each one MiB in the 1 MiB scenarios).
 function wrk({ connections = CONNECTIONS, script }) {
-  return (port, seconds, scenario) => {
-    const argv = ['-c', LOAD_CPU, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`];
+  return (port, seconds) => {
+    const argv = ['-c', LOAD_CPU, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency'];
     if (script) argv.push('-s', path.join(__dirname, script));
     argv.push(`https://127.0.0.1:${port}/`);
     const out = execFileSync('taskset', argv).toString();
     const requests = Number((out.match(/(\d+) requests in/) || [])[1]);
     const errors = out.match(/Non-2xx or 3xx responses: (\d+)|Socket errors: .*/g);
     if (!requests) throw new Error(`wrk produced no result:\n${out}`);
-    return { ops: scenario.unit === 'MiB' ? requests : requests, warning: errors && errors.join('; ') };
+    return { ops: requests, p50: wrkPercentile(out, 50), p99: wrkPercentile(out, 99), warning: errors && errors.join('; ') };
   };
 }
 
@@ -128,14 +187,14 @@ function h2load(port, seconds) {
   if (!m || !Number(m[1])) throw new Error(`h2load produced no result:\n${out}`);
   const protocol = (out.match(/Application protocol: (\S+)/) || [])[1];
   if (protocol !== 'h2') throw new Error(`h2load did not negotiate h2 (${protocol}):\n${out}`);
-  return { ops: Number(m[1]), warning: Number(m[2]) ? `${m[2]} failed` : null };
+  return { ops: Number(m[1]), p50: NaN, p99: NaN, warning: Number(m[2]) ? `${m[2]} failed` : null };
 }
 
 function handshakes(port, seconds) {
   const out = execFileSync('taskset', ['-c', LOAD_CPU, process.execPath, path.join(__dirname, 'handshakes.js'), String(port), String(seconds), '16']).toString();
   const r = JSON.parse(out);
   if (!r.handshakes) throw new Error(`no handshake completed: ${out}`);
-  return { ops: r.handshakes, warning: r.failed ? `${r.failed} failed or resumed` : null };
+  return { ops: r.handshakes, p50: NaN, p99: NaN, warning: r.failed ? `${r.failed} failed or resumed` : null };
 }
 
 function measure(server, scenario, seconds) {
@@ -148,38 +207,44 @@ function measure(server, scenario, seconds) {
   const cpu = cpuMicros(pid) - before;
   const main = mainThreadMicros(pid) - mainBefore;
   if (r.warning) console.log(`  warning (${server.impl}): ${r.warning}`);
-  return { rate: r.ops / elapsed, cpuPerOp: cpu / r.ops, mainPerOp: main / r.ops };
+  return { rate: r.ops / elapsed, cpuPerOp: cpu / r.ops, mainPerOp: main / r.ops, p50: r.p50, p99: r.p99 };
 }
 
 const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = [...xs].filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (!s.length) return NaN;
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
 async function runScenario(scenario, certDir) {
-  const servers = [await startServer('rhttps', scenario, certDir), await startServer('node', scenario, certDir)];
-  const results = { rhttps: [], node: [] };
+  const impls = IMPLS.filter((impl) => impl.serves(scenario));
+  const servers = [];
+  const results = {};
   try {
+    for (const impl of impls) {
+      servers.push(await startServer(impl, scenario, certDir));
+      results[impl.name] = [];
+    }
     for (const s of servers) measure(s, scenario, 1); // warm-up (JIT, caches)
     for (let run = 0; run < RUNS; run++) {
-      const order = run % 2 === 0 ? servers : [...servers].reverse();
+      // Each run starts one server later than the last, so no server is always first.
+      const order = servers.map((_, i) => servers[(i + run) % servers.length]);
       for (const s of order) {
         const m = measure(s, scenario, DURATION);
         results[s.impl].push(m);
-        console.log(`  run ${run + 1} ${s.impl.padEnd(6)} ${m.rate.toFixed(0).padStart(8)} ${scenario.unit}/s  ${m.cpuPerOp.toFixed(1).padStart(8)} µs CPU/${scenario.unit} (JS thread ${m.mainPerOp.toFixed(1)})`);
+        const latency = Number.isNaN(m.p50) ? '' : `, p50 ${m.p50.toFixed(0)} µs p99 ${m.p99.toFixed(0)} µs`;
+        console.log(`  run ${run + 1} ${s.impl.padEnd(8)} ${m.rate.toFixed(0).padStart(8)} ${scenario.unit}/s  ${m.cpuPerOp.toFixed(1).padStart(8)} µs CPU/${scenario.unit} (main thread ${m.mainPerOp.toFixed(1)})${latency}`);
       }
     }
   } finally {
-    for (const s of servers) s.child.kill('SIGTERM');
+    servers.forEach(stopServer);
   }
   const summary = {};
-  for (const impl of ['rhttps', 'node']) {
-    summary[impl] = {
-      rate: median(results[impl].map((r) => r.rate)),
-      cpuPerOp: median(results[impl].map((r) => r.cpuPerOp)),
-      mainPerOp: median(results[impl].map((r) => r.mainPerOp)),
-    };
+  for (const impl of impls) {
+    const rs = results[impl.name];
+    summary[impl.name] = { label: impl.label(scenario) };
+    for (const key of ['rate', 'cpuPerOp', 'mainPerOp', 'p50', 'p99']) summary[impl.name][key] = median(rs.map((r) => r[key]));
   }
   return { name: scenario.name, title: scenario.title, unit: scenario.unit, summary, runs: results };
 }
@@ -187,9 +252,10 @@ async function runScenario(scenario, certDir) {
 // RSS of an idle server, and what 1,000 idle TLS connections add per connection.
 async function runMemory(certDir) {
   const scenario = { handler: 'hello' };
-  const samples = { rhttps: [], node: [] };
+  const impls = IMPLS.filter((impl) => impl.serves(scenario));
+  const samples = Object.fromEntries(impls.map((impl) => [impl.name, []]));
   for (let run = 0; run < Math.max(3, Math.ceil(RUNS / 2)); run++) {
-    for (const impl of run % 2 === 0 ? ['rhttps', 'node'] : ['node', 'rhttps']) {
+    for (const impl of impls.map((_, i) => impls[(i + run) % impls.length])) {
       const s = await startServer(impl, scenario, certDir);
       try {
         await new Promise((r) => setTimeout(r, 1000));
@@ -204,16 +270,53 @@ async function runMemory(certDir) {
         const loaded = rssKiB(s.child.pid);
         client.removeAllListeners('exit');
         client.stdin.end();
-        samples[impl].push({ idleMiB: idle / 1024, perConnKiB: (loaded - idle) / 1000 });
-        console.log(`  run ${run + 1} ${impl.padEnd(6)} idle RSS ${(idle / 1024).toFixed(1)} MiB, +${((loaded - idle) / 1000).toFixed(1)} KiB per idle TLS connection`);
+        samples[impl.name].push({ idleMiB: idle / 1024, perConnKiB: (loaded - idle) / 1000 });
+        console.log(`  run ${run + 1} ${impl.name.padEnd(8)} idle RSS ${(idle / 1024).toFixed(1)} MiB, +${((loaded - idle) / 1000).toFixed(1)} KiB per idle TLS connection`);
       } finally {
-        s.child.kill('SIGTERM');
+        stopServer(s);
       }
     }
   }
-  const med = (impl, key) => median(samples[impl].map((x) => x[key]));
-  return { rhttps: { idleMiB: med('rhttps', 'idleMiB'), perConnKiB: med('rhttps', 'perConnKiB') },
-    node: { idleMiB: med('node', 'idleMiB'), perConnKiB: med('node', 'perConnKiB') } };
+  const summary = {};
+  for (const impl of impls) {
+    summary[impl.name] = { label: impl.label(scenario) };
+    for (const key of ['idleMiB', 'perConnKiB']) summary[impl.name][key] = median(samples[impl.name].map((x) => x[key]));
+  }
+  return summary;
+}
+
+// One markdown table: a row per workload and figure, a column per server, and rhttps's ratio
+// to node:https (or node:http2) and to the pure-Rust server.
+function printTable(all, memory) {
+  const names = IMPLS.map((impl) => impl.name);
+  const header = IMPLS.map((impl) => (impl.name === 'node' ? 'node:https (node:http2 for h2)' : impl.label({})));
+  console.log(`| workload | ${header.join(' | ')} | rhttps vs node | rhttps vs Rust |`);
+  console.log(`|---|${names.map(() => '---:').join('|')}|---:|---:|`);
+  const fmt = (x, digits = 1) => (x === undefined || Number.isNaN(x) ? '' : x.toFixed(digits));
+  const row = (title, figures, key, digits, lowerIsBetter) => {
+    const cells = names.map((n) => fmt(figures[n] && figures[n][key], digits));
+    const ratio = (other) => {
+      const a = figures.rhttps && figures.rhttps[key];
+      const b = figures[other] && figures[other][key];
+      if (!a || !b || Number.isNaN(a) || Number.isNaN(b)) return '';
+      return `${(a / b).toFixed(2)}×${lowerIsBetter ? (a <= b ? ' ✓' : '') : (a >= b ? ' ✓' : '')}`;
+    };
+    console.log(`| ${title} | ${cells.join(' | ')} | ${ratio('node')} | ${ratio('rust')} |`);
+  };
+  for (const r of all) {
+    row(`${r.title}: server CPU µs/${r.unit}`, r.summary, 'cpuPerOp', 1, true);
+    row(`${r.title}: ${r.unit}s/s`, r.summary, 'rate', 0, false);
+    if (r.unit === 'request') row(`${r.title}: main (JS) thread CPU µs/${r.unit}`, r.summary, 'mainPerOp', 1, true);
+    if (Object.values(r.summary).some((s) => !Number.isNaN(s.p50))) {
+      row(`${r.title}: p50 latency µs`, r.summary, 'p50', 0, true);
+      row(`${r.title}: p99 latency µs`, r.summary, 'p99', 0, true);
+    }
+  }
+  if (memory) {
+    row('idle process RSS, MiB', memory, 'idleMiB', 1, true);
+    row('memory per idle TLS connection, KiB', memory, 'perConnKiB', 1, true);
+  }
+  console.log('\nratios are rhttps ÷ the other server (✓: rhttps is at or past it); CPU, latency and memory: lower is better');
 }
 
 async function main() {
@@ -222,9 +325,10 @@ async function main() {
   requireTool('openssl', 'apt-get install openssl');
   if (!ONLY || ONLY.split(',').includes('h2')) requireTool('h2load', 'apt-get install nghttp2-client');
   build();
+  installPeers();
   const certDir = certificates();
   console.log(`machine: ${os.cpus().length} cores (${os.cpus()[0].model}), Node ${process.version}`);
-  console.log(`servers on core ${SERVER_CPU}, load on core ${LOAD_CPU}; ${RUNS} interleaved runs of ${DURATION} s\n`);
+  console.log(`servers (${IMPLS.map((i) => i.name).join(', ')}) on core ${SERVER_CPU}, load on core ${LOAD_CPU}; ${RUNS} interleaved runs of ${DURATION} s\n`);
   const wanted = ONLY ? ONLY.split(',') : null;
   const all = [];
   for (const scenario of SCENARIOS) {
@@ -239,22 +343,11 @@ async function main() {
     memory = await runMemory(certDir);
     console.log('');
   }
-  console.log('| workload | rhttps | node:https (node:http2 for HTTP/2) | ratio |');
-  console.log('|---|---|---|---|');
-  for (const r of all) {
-    const { rhttps, node } = r.summary;
-    console.log(`| ${r.title}: server CPU µs/${r.unit} | ${rhttps.cpuPerOp.toFixed(1)} | ${node.cpuPerOp.toFixed(1)} | ${(node.cpuPerOp / rhttps.cpuPerOp).toFixed(2)}× less |`);
-    console.log(`| ${r.title}: ${r.unit}s/s | ${rhttps.rate.toFixed(0)} | ${node.rate.toFixed(0)} | ${(rhttps.rate / node.rate).toFixed(2)}× |`);
-    console.log(`| ${r.title}: JS (main) thread CPU µs/${r.unit} | ${rhttps.mainPerOp.toFixed(1)} | ${node.mainPerOp.toFixed(1)} | ${(rhttps.mainPerOp / node.mainPerOp).toFixed(2)} of node's |`);
-  }
-  if (memory) {
-    console.log(`| idle process RSS, MiB | ${memory.rhttps.idleMiB.toFixed(1)} | ${memory.node.idleMiB.toFixed(1)} | ${(memory.rhttps.idleMiB - memory.node.idleMiB).toFixed(1)} MiB difference |`);
-    console.log(`| memory per idle TLS connection, KiB | ${memory.rhttps.perConnKiB.toFixed(1)} | ${memory.node.perConnKiB.toFixed(1)} | ${(memory.node.perConnKiB / memory.rhttps.perConnKiB).toFixed(2)}× less |`);
-  }
+  printTable(all, memory);
   const outDir = path.join(__dirname, 'results');
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ node: process.version, runs: RUNS, duration: DURATION, results: all, memory }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ node: process.version, runs: RUNS, duration: DURATION, connections: CONNECTIONS, impls: IMPLS.map((i) => i.name), results: all, memory }, null, 2));
   console.log(`\nraw results: ${path.relative(ROOT, file)}`);
 }
 
