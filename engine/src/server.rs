@@ -416,10 +416,10 @@ where
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
     let (remote, local) = (conn.remote, conn.local);
-    // Boxed twice over, for memory: the handshake's state (rustls's acceptor, the ClientHello,
-    // the timeout) lives only while it runs, and the connection's stream, TLS or not, is one
-    // boxed type, so each connection's task is sized for the serving loop alone (an idle
-    // connection's task went from 18 KiB to under 3 KiB).
+    // Boxed, for memory: the handshake's state (rustls's acceptor, the ClientHello, the
+    // timeout) lives only while it runs, and the connection's stream, TLS or not, is one boxed
+    // type. The serving loops below are boxed too, so the task itself is a few hundred bytes
+    // and each connection pays only for the protocol it speaks.
     let (stream, negotiated, keylog): (conn::BoxedStream, _, _) = match tls {
         None => (Box::new(conn.stream), Negotiated::default(), Vec::new()),
         Some(tls) => {
@@ -438,9 +438,9 @@ where
     let h2 = negotiated.alpn == b"h2";
     let mut registration = register(&shared, remote, local, negotiated, keylog);
     let result = if h2 {
-        crate::http2::serve(stream, &registration.ctx, &shared).await
+        Box::pin(crate::http2::serve(stream, &registration.ctx, &shared)).await
     } else {
-        conn::serve(stream, &registration.ctx).await
+        Box::pin(conn::serve(stream, &registration.ctx)).await
     };
     registration.ended(result);
 }
@@ -535,5 +535,31 @@ fn allocate_id(shared: &Shared) -> u32 {
         if id != 0 && !conns.contains_key(&id) {
             return id;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoWake;
+    impl crate::event_queue::Waker for NoWake {
+        fn wake(&self) {}
+    }
+
+    // Regression: HTTP/2's serving state (5 KiB) sat inline in every connection's task, so an
+    // idle HTTP/1.1 connection's task was 11 KiB, most of it room it never used.
+    #[test]
+    fn a_connection_task_does_not_carry_either_protocols_serving_state() {
+        let server = Server::new(Box::new(NoWake));
+        let (stream, _peer) = tokio::io::duplex(64);
+        let accepted = Accepted {
+            stream,
+            remote: None,
+            local: None,
+        };
+        let task = connection(accepted, server.shared.clone());
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 1024, "a connection's task is {size} bytes");
     }
 }
