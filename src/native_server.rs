@@ -432,7 +432,7 @@ impl NativeServer {
     /// Queues bytes for a connection; `false` means wait for its DRAIN event.
     #[napi(catch_unwind)]
     pub fn write(&self, id: u32, data: &[u8]) -> bool {
-        self.engine.write(id, bytes::Bytes::copy_from_slice(data))
+        self.engine.write_slice(id, data)
     }
 
     /// Queues several chunks as one write (the body of a corked `_writev`).

@@ -5,12 +5,15 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -36,28 +39,71 @@ pub enum Command {
 /// (1.8 KiB on every idle connection).
 #[derive(Debug, Default)]
 pub(crate) struct Commands {
-    queue: Mutex<(VecDeque<Command>, bool)>,
+    queue: Mutex<Queue>,
     ready: Notify,
 }
 
+#[derive(Default)]
+struct Queue {
+    commands: VecDeque<Command>,
+    closed: bool,
+    /// An HTTP/1 connection's write half while its writer has nothing to do. A write from the
+    /// JS thread that finds it here goes straight to the socket instead of waking the engine
+    /// thread to do it: on a lightly loaded server the wake-up and its context switches cost
+    /// more than the write.
+    idle_writer: Option<WriteHalf<BoxedStream>>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("commands", &self.commands)
+            .field("closed", &self.closed)
+            .field("writer_idle", &self.idle_writer.is_some())
+            .finish()
+    }
+}
+
 impl Commands {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Queues a command; `false` when the writer has already stopped.
     pub(crate) fn send(&self, cmd: Command) -> bool {
         {
-            let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            let (queue, closed) = &mut *guard;
-            if *closed {
+            let mut queue = self.lock();
+            if queue.closed {
                 return false;
             }
-            queue.push_back(cmd);
+            queue.commands.push_back(cmd);
         }
         self.ready.notify_one();
         true
     }
 
     pub(crate) fn try_recv(&self) -> Option<Command> {
-        let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        guard.0.pop_front()
+        self.lock().commands.pop_front()
+    }
+
+    /// The HTTP/1 writer's wait for its next command: while it waits, its write half is parked
+    /// in the queue for direct writes (`ConnState::write`), and it comes back with the command.
+    async fn recv_with_writer(&self, writer: &mut Option<WriteHalf<BoxedStream>>) -> Command {
+        loop {
+            {
+                let mut queue = self.lock();
+                if let Some(cmd) = queue.commands.pop_front() {
+                    if writer.is_none() {
+                        *writer = queue.idle_writer.take();
+                    }
+                    return cmd;
+                }
+                if let Some(idle) = writer.take() {
+                    queue.idle_writer = Some(idle);
+                }
+            }
+            self.ready.notified().await;
+        }
     }
 
     pub(crate) async fn recv(&self) -> Command {
@@ -70,19 +116,37 @@ impl Commands {
         }
     }
 
-    /// The writer stopped: later commands are refused. Returns the writes still queued.
-    pub(crate) fn close(&self) -> Vec<Bytes> {
-        let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        guard.1 = true;
-        guard
-            .0
+    /// The writer stopped: later commands are refused. Returns the writes still queued, and
+    /// the write half if it was parked.
+    pub(crate) fn close(&self) -> (Vec<Bytes>, Option<WriteHalf<BoxedStream>>) {
+        let mut queue = self.lock();
+        queue.closed = true;
+        let writes = queue
+            .commands
             .drain(..)
             .filter_map(|cmd| match cmd {
                 Command::Write(data) => Some(data),
                 Command::End => None,
             })
-            .collect()
+            .collect();
+        (writes, queue.idle_writer.take())
     }
+}
+
+/// Writes `data` on the calling thread without waiting, as far as the socket takes it.
+/// Returns how much TLS (or the kernel) accepted, and whether it is all on the wire; whatever
+/// is left, an error included, is the writer's to finish (or to report) in the usual way.
+fn write_without_waiting(wr: &mut WriteHalf<BoxedStream>, data: &[u8]) -> (usize, bool) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut written = 0;
+    while written < data.len() {
+        match Pin::new(&mut *wr).poll_write(&mut cx, &data[written..]) {
+            Poll::Ready(Ok(n)) if n > 0 => written += n,
+            _ => return (written, false),
+        }
+    }
+    let flushed = matches!(Pin::new(&mut *wr).poll_flush(&mut cx), Poll::Ready(Ok(())));
+    (written, flushed)
 }
 
 /// Bytes queued for a socket above which `write` reports backpressure; a DRAIN event follows
@@ -121,14 +185,63 @@ pub struct ConnState {
     upgrade: AtomicU8,
     /// Test-only fault injection: the task panics at its next wake-up.
     fault: AtomicBool,
-    /// No request is on its way in or being answered (Node's idle connection, which
-    /// `closeIdleConnections()` closes); kept by the reader.
+    /// No request is on its way in, kept by the reader. With no response outstanding either
+    /// (`pending` is 0) the connection is idle: Node's idle connection, which
+    /// `closeIdleConnections()` closes.
     pub(crate) between_requests: AtomicBool,
+    /// When the last response was done, in nanoseconds after `born`, plus one (0: none yet).
+    /// The JS side records it instead of waking the reader, which reads it when it next looks
+    /// to start the keep-alive clock.
+    answered_at: AtomicU64,
+    born: Instant,
     pub(crate) wake: Notify,
     pub(crate) commands: Commands,
 }
 
 impl ConnState {
+    /// Hands `data` to the socket: at once on the calling (JS) thread when `now` allows it, the
+    /// writer is idle with nothing queued and the socket takes it all; otherwise by queueing what is left
+    /// (`rest` turns the unwritten tail into owned bytes) for the writer. `false` means the
+    /// caller should wait for a DRAIN event before writing more.
+    fn write(&self, data: &[u8], now: bool, rest: impl FnOnce(usize) -> Bytes) -> bool {
+        let mut queue = self.commands.lock();
+        if queue.closed {
+            return true;
+        }
+        let mut from = 0;
+        if now && queue.commands.is_empty() {
+            if let Some(wr) = queue.idle_writer.as_mut() {
+                let (written, flushed) = write_without_waiting(wr, data);
+                if flushed {
+                    return true;
+                }
+                from = written;
+            }
+        }
+        // When everything was written but not yet flushed, the rest is empty: the writer's
+        // empty write is then its flush.
+        let rest = rest(from);
+        let total = self.queued.fetch_add(rest.len(), Ordering::SeqCst) + rest.len();
+        queue.commands.push_back(Command::Write(rest));
+        drop(queue);
+        self.commands.ready.notify_one();
+        if total <= WRITE_HIGH_WATER {
+            return true;
+        }
+        self.want_drain.store(true, Ordering::SeqCst);
+        // The writer may have emptied the queue between our add and the store above; if so,
+        // take the flag back ourselves so nobody waits for a DRAIN that will not come.
+        self.queued.load(Ordering::SeqCst) <= WRITE_HIGH_WATER
+            && self.want_drain.swap(false, Ordering::SeqCst)
+    }
+
+    fn last_answered(&self) -> Instant {
+        match self.answered_at.load(Ordering::SeqCst) {
+            0 => Instant::now(),
+            n => self.born + Duration::from_nanos(n - 1),
+        }
+    }
+
     /// The writer has put `n` more queued bytes on the wire: DRAIN if a writer waits for it.
     pub(crate) fn wrote(&self, n: usize, events: &EventQueue) {
         let left = self.queued.fetch_sub(n, Ordering::SeqCst) - n;
@@ -154,6 +267,8 @@ impl ConnState {
             upgrade: AtomicU8::new(UNDECIDED),
             fault: AtomicBool::new(false),
             between_requests: AtomicBool::new(true),
+            answered_at: AtomicU64::new(0),
+            born: Instant::now(),
             wake: Notify::new(),
             commands: Commands::default(),
         }
@@ -199,21 +314,18 @@ pub struct ConnHandle {
 }
 
 impl ConnHandle {
-    /// Queues bytes; `false` means the caller should wait for a DRAIN event before more.
-    pub fn write(&self, data: Bytes) -> bool {
-        let len = data.len();
-        let total = self.state.queued.fetch_add(len, Ordering::SeqCst) + len;
-        if !self.state.commands.send(Command::Write(data)) {
-            return true;
-        }
-        if total <= WRITE_HIGH_WATER {
-            return true;
-        }
-        self.state.want_drain.store(true, Ordering::SeqCst);
-        // The writer may have emptied the queue between our add and the store above; if so,
-        // take the flag back ourselves so nobody waits for a DRAIN that will not come.
-        self.state.queued.load(Ordering::SeqCst) <= WRITE_HIGH_WATER
-            && self.state.want_drain.swap(false, Ordering::SeqCst)
+    /// Writes bytes, at once from the calling thread when `now` allows it and the writer is
+    /// idle, otherwise through the writer; `false` means the caller should wait for a DRAIN
+    /// event before more.
+    pub fn write(&self, data: Bytes, now: bool) -> bool {
+        self.state.write(&data, now, |from| data.slice(from..))
+    }
+
+    /// `write` for borrowed bytes, tried at once on the calling thread when `now` (and the
+    /// writer is idle); they are copied only if they cannot be written then.
+    pub fn write_slice(&self, data: &[u8], now: bool) -> bool {
+        self.state
+            .write(data, now, |from| Bytes::copy_from_slice(&data[from..]))
     }
 
     /// Flush, send close_notify and FIN, then linger for the peer's close.
@@ -234,17 +346,26 @@ impl ConnHandle {
     }
 
     pub fn resume(&self) {
-        self.state.paused.store(false, Ordering::SeqCst);
-        self.state.wake.notify_one();
+        // Node resumes its socket for every request it reads; only a real pause needs the
+        // reader woken.
+        if self.state.paused.swap(false, Ordering::SeqCst) {
+            self.state.wake.notify_one();
+        }
     }
 
     /// The response to the oldest pending request has been fully handed over.
     pub fn response_done(&self) {
-        let _ = self
-            .state
+        let state = &self.state;
+        let since_born = u64::try_from(state.born.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        state.answered_at.store(since_born + 1, Ordering::SeqCst);
+        let before = state
             .pending
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        self.state.wake.notify_one();
+        // The reader waits for this only when a full pipeline stopped it; otherwise waking it
+        // would cost the engine thread a wake-up per request (it finds `answered_at` itself).
+        if matches!(before, Ok(n) if n >= MAX_PIPELINED) {
+            state.wake.notify_one();
+        }
     }
 
     /// Answers an upgrade request: `raw` hands the connection over as a byte stream (DATA
@@ -257,7 +378,8 @@ impl ConnHandle {
 
     /// Destroys the connection if no request is arriving or being answered; says whether it did.
     pub fn destroy_if_idle(&self) -> bool {
-        let idle = self.state.between_requests.load(Ordering::SeqCst);
+        let idle = self.state.between_requests.load(Ordering::SeqCst)
+            && self.state.pending.load(Ordering::SeqCst) == 0;
         if idle {
             self.destroy();
         }
@@ -310,13 +432,14 @@ pub type BoxedStream = Box<dyn Stream>;
 /// cancelled. The reader and the writer run as one future, so whichever fails ends both, and
 /// cancellation cuts through any wait, a blocked write included.
 pub async fn serve(stream: BoxedStream, ctx: &ConnCtx) -> Result<(), io::Error> {
-    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (mut rd, wr) = tokio::io::split(stream);
+    let mut writer = Some(wr);
     let closing = AtomicBool::new(false);
     let finished = {
         let both = async {
             tokio::try_join!(
                 read_loop(&mut rd, ctx, &closing),
-                write_loop(&mut wr, ctx, &closing)
+                write_loop(&mut writer, ctx, &closing)
             )
         };
         tokio::select! {
@@ -325,9 +448,11 @@ pub async fn serve(stream: BoxedStream, ctx: &ConnCtx) -> Result<(), io::Error> 
             result = both => Some(result),
         }
     };
-    let queued = ctx.state.commands.close();
+    let (queued, parked) = ctx.state.commands.close();
     if finished.is_none() {
-        let _ = tokio::time::timeout(DESTROY_FLUSH, flush_and_close(&mut wr, queued)).await;
+        if let Some(mut wr) = writer.or(parked) {
+            let _ = tokio::time::timeout(DESTROY_FLUSH, flush_and_close(&mut wr, queued)).await;
+        }
     }
     match finished {
         Some(Err(e)) => Err(e),
@@ -416,16 +541,25 @@ async fn read_loop<R: AsyncRead + Unpin>(
         }
         let pending = state.pending.load(Ordering::SeqCst);
         // A connection whose request was refused has nothing more to answer either.
-        let between = (matches!(phase, Phase::Head { .. }) && buf.is_empty() && pending == 0)
+        let between = (matches!(phase, Phase::Head { .. }) && buf.is_empty())
             || matches!(phase, Phase::Failed);
         state.between_requests.store(between, Ordering::SeqCst);
-        let idle = between && matches!(phase, Phase::Head { started: None });
+        let waiting = between && matches!(phase, Phase::Head { started: None });
+        let idle = waiting && pending == 0;
         if idle {
-            idle_since.get_or_insert_with(Instant::now);
+            idle_since.get_or_insert_with(|| state.last_answered());
         } else {
             idle_since = None;
         }
-        let deadline = deadline(ctx, &phase, idle_since);
+        // Nothing wakes this loop when the last outstanding response is done (see
+        // `response_done`): it looks again one keep-alive timeout from now, the soonest that
+        // clock could run out, and then starts it from when the response was done.
+        let answering = waiting && pending > 0;
+        let deadline = if answering {
+            ctx.limits.keep_alive_timeout().map(|d| Instant::now() + d)
+        } else {
+            deadline(ctx, &phase, idle_since)
+        };
         let pipeline_full = matches!(phase, Phase::Head { .. }) && pending >= MAX_PIPELINED;
         // After a refused request the input is still read (and dropped) so the client's FIN
         // is seen, as Node's socket sees it; an upgrade waits for the JS side's answer.
@@ -471,6 +605,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     // Keep-alive timeout: close quietly, as Node's socket timeout does.
                     state.commands.send(Command::End);
                     wait_until_closed(state, closing).await;
+                } else if answering {
+                    // Time to look again at the responses outstanding.
                 } else {
                     report_client_error(ctx, &mut phase, &buf, RequestError::Timeout);
                 }
@@ -684,14 +820,35 @@ async fn linger<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) {
 const COALESCE_MAX: usize = 64 * 1024;
 
 /// Writes what the JS side queued, in order, until it ends its side; then tells the reader.
-async fn write_loop<W: AsyncWrite + Unpin>(
-    wr: &mut W,
+/// Between commands the write half waits in the queue, where the JS thread may write with it.
+async fn write_loop(
+    writer: &mut Option<WriteHalf<BoxedStream>>,
     ctx: &ConnCtx,
     closing: &AtomicBool,
 ) -> io::Result<()> {
     let state = &ctx.state;
     let commands = &state.commands;
-    let mut next = commands.recv().await;
+    loop {
+        let next = commands.recv_with_writer(writer).await;
+        // Only `Commands::close` takes the parked half away, and it refuses commands after.
+        let wr = writer
+            .as_mut()
+            .ok_or_else(|| io::Error::other("a connection's writer went missing"))?;
+        if write_commands(wr, next, ctx, closing).await? {
+            return Ok(());
+        }
+    }
+}
+
+/// Carries out `next` and whatever is queued behind it; `true` once the side is ended.
+async fn write_commands(
+    wr: &mut WriteHalf<BoxedStream>,
+    mut next: Command,
+    ctx: &ConnCtx,
+    closing: &AtomicBool,
+) -> io::Result<bool> {
+    let state = &ctx.state;
+    let commands = &state.commands;
     loop {
         match next {
             Command::Write(first) => {
@@ -712,16 +869,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
                 write_pieces(wr, &pieces, total).await?;
                 state.wrote(total, &ctx.events);
-                next = match after {
-                    Some(cmd) => cmd,
-                    None => commands.recv().await,
-                };
+                match after {
+                    Some(cmd) => next = cmd,
+                    None => return Ok(false),
+                }
             }
             Command::End => {
                 wr.shutdown().await?;
                 closing.store(true, Ordering::SeqCst);
                 state.wake.notify_one();
-                return Ok(());
+                return Ok(true);
             }
         }
     }

@@ -18,12 +18,18 @@ pub trait Waker: Send + Sync + 'static {
 /// full accept backlog) instead of unbounded memory.
 pub const HIGH_WATER: usize = 8 * 1024 * 1024;
 
+/// A batch of at most this many pushes (a request or two) is a light load.
+const LIGHT_BATCH: usize = 2;
+
 pub struct EventQueue {
     buf: Mutex<Vec<u8>>,
     /// The buffer's length, kept beside it so the room check on every read and parse needs
     /// no lock.
     pending: AtomicUsize,
     scheduled: AtomicBool,
+    /// Pushes into the batch being gathered, and into the last one taken.
+    pushes: AtomicUsize,
+    last_batch: AtomicUsize,
     high_water: AtomicUsize,
     drained: Notify,
     waker: Box<dyn Waker>,
@@ -35,6 +41,8 @@ impl EventQueue {
             buf: Mutex::new(Vec::with_capacity(4096)),
             pending: AtomicUsize::new(0),
             scheduled: AtomicBool::new(false),
+            pushes: AtomicUsize::new(0),
+            last_batch: AtomicUsize::new(0),
             high_water: AtomicUsize::new(HIGH_WATER),
             drained: Notify::new(),
             waker,
@@ -61,6 +69,7 @@ impl EventQueue {
             encode(&mut Encoder::new(&mut *partial.buf));
             partial.done = true;
             self.pending.store(partial.buf.len(), Ordering::Relaxed);
+            self.pushes.fetch_add(1, Ordering::Relaxed);
         }
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             self.waker.wake();
@@ -73,10 +82,19 @@ impl EventQueue {
             let mut guard = self.lock();
             self.scheduled.store(false, Ordering::Release);
             self.pending.store(0, Ordering::Relaxed);
+            let pushes = self.pushes.swap(0, Ordering::Relaxed);
+            self.last_batch.store(pushes, Ordering::Relaxed);
             std::mem::replace(&mut *guard, Vec::with_capacity(4096))
         };
         self.drained.notify_waiters();
         taken
+    }
+
+    /// Whether the last batch taken was small: the consumer keeps up with a trickle, and a
+    /// response it writes may as well go to the socket from its own thread (under load the
+    /// engine's writers batch better, and the consumer's thread is the one to spare).
+    pub fn lightly_loaded(&self) -> bool {
+        self.last_batch.load(Ordering::Relaxed) <= LIGHT_BATCH
     }
 
     /// Changes the mark (tests use a small one to reach it with a few connections).

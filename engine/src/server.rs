@@ -269,11 +269,21 @@ impl Server {
         lock(&self.shared.conns).get(&id).cloned()
     }
 
-    /// Queues bytes for a connection. `false` asks the caller to wait for DRAIN. Writes to a
+    /// Writes bytes for a connection (from the calling thread while the server is lightly
+    /// loaded, see `write_slice`). `false` asks the caller to wait for DRAIN. Writes to a
     /// connection that is already gone are dropped: its CLOSE event is on its way.
     pub fn write(&self, id: u32, data: Bytes) -> bool {
         match self.conn(id) {
-            Some(c) => c.write(data),
+            Some(c) => c.write(data, self.shared.events.lightly_loaded()),
+            None => true,
+        }
+    }
+
+    /// `write` for borrowed bytes, written at once from the calling thread while the server
+    /// is lightly loaded (copied only if they cannot be).
+    pub fn write_slice(&self, id: u32, data: &[u8]) -> bool {
+        match self.conn(id) {
+            Some(c) => c.write_slice(data, self.shared.events.lightly_loaded()),
             None => true,
         }
     }

@@ -126,7 +126,29 @@ pub fn start(
     }
 }
 
+/// Answers a request. Two targets shape the answer: `/slow/<ms>` answers after that long,
+/// `/big/<n>` with a body of `n` patterned bytes (`pattern`) instead of the echo.
 fn respond(server: &Server, id: u32, target: &str, body: &[u8], keep_alive: bool) {
+    if let Some(ms) = target.strip_prefix("/slow/").and_then(|ms| ms.parse().ok()) {
+        let (server, target, body) = (server.clone(), target.to_owned(), body.to_vec());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            respond_now(&server, id, &target, &body, keep_alive);
+        });
+        return;
+    }
+    if let Some(n) = target.strip_prefix("/big/").and_then(|n| n.parse().ok()) {
+        return respond_now(server, id, target, &pattern(n), keep_alive);
+    }
+    respond_now(server, id, target, body, keep_alive)
+}
+
+/// `n` bytes in which every offset can be checked: byte `i` is `i % 251`.
+pub fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+fn respond_now(server: &Server, id: u32, target: &str, body: &[u8], keep_alive: bool) {
     let mut out = format!(
         "HTTP/1.1 200 OK\r\nX-Target: {target}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
         body.len(),
