@@ -60,7 +60,8 @@ const IMPLS = [
     command: (sc, certDir) => [process.execPath, serverArgs('rhttps', sc, certDir)] },
   { name: 'node', label: (sc) => (sc.protocol === 'h2' ? 'node:http2' : 'node:https'), serves: () => true,
     command: (sc, certDir) => [process.execPath, serverArgs('node', sc, certDir)] },
-  { name: 'rust', label: () => 'tokio+hyper+rustls', serves: (sc) => FETCH_HANDLERS.includes(sc.handler),
+  // Its main thread only waits for the runtime; there is no JS thread to measure.
+  { name: 'rust', label: () => 'tokio+hyper+rustls', noMainThread: true, serves: (sc) => FETCH_HANDLERS.includes(sc.handler),
     command: (sc, certDir) => [REFERENCE_BIN, [sc.handler, certDir, sc.key || 'ecdsa', sc.protocol || 'h1']] },
   { name: 'bun-node', peer: true, label: () => 'Bun node:https', serves: (sc) => sc.protocol !== 'h2',
     command: (sc, certDir) => [BUN, serverArgs('node', sc, certDir)] },
@@ -124,7 +125,7 @@ function startServer(impl, scenario, certDir) {
       const m = out.match(/ready (\d+)/);
       if (m) {
         clearTimeout(timer);
-        resolve({ impl: impl.name, child, port: Number(m[1]) });
+        resolve({ impl: impl.name, noMainThread: Boolean(impl.noMainThread), child, port: Number(m[1]) });
       }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${impl.name} server exited with ${code}`)); });
@@ -207,7 +208,8 @@ function measure(server, scenario, seconds) {
   const cpu = cpuMicros(pid) - before;
   const main = mainThreadMicros(pid) - mainBefore;
   if (r.warning) console.log(`  warning (${server.impl}): ${r.warning}`);
-  return { rate: r.ops / elapsed, cpuPerOp: cpu / r.ops, mainPerOp: main / r.ops, p50: r.p50, p99: r.p99 };
+  const mainPerOp = server.noMainThread ? NaN : main / r.ops;
+  return { rate: r.ops / elapsed, cpuPerOp: cpu / r.ops, mainPerOp, p50: r.p50, p99: r.p99 };
 }
 
 const median = (xs) => {
@@ -234,7 +236,8 @@ async function runScenario(scenario, certDir) {
         const m = measure(s, scenario, DURATION);
         results[s.impl].push(m);
         const latency = Number.isNaN(m.p50) ? '' : `, p50 ${m.p50.toFixed(0)} µs p99 ${m.p99.toFixed(0)} µs`;
-        console.log(`  run ${run + 1} ${s.impl.padEnd(8)} ${m.rate.toFixed(0).padStart(8)} ${scenario.unit}/s  ${m.cpuPerOp.toFixed(1).padStart(8)} µs CPU/${scenario.unit} (main thread ${m.mainPerOp.toFixed(1)})${latency}`);
+        const main = Number.isNaN(m.mainPerOp) ? '' : ` (main thread ${m.mainPerOp.toFixed(1)})`;
+        console.log(`  run ${run + 1} ${s.impl.padEnd(8)} ${m.rate.toFixed(0).padStart(8)} ${scenario.unit}/s  ${m.cpuPerOp.toFixed(1).padStart(8)} µs CPU/${scenario.unit}${main}${latency}`);
       }
     }
   } finally {

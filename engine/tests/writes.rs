@@ -54,10 +54,11 @@ async fn read_response(s: &mut TcpStream, carry: &mut Vec<u8>) -> (String, Vec<u
 }
 
 #[tokio::test]
-async fn a_response_larger_than_the_socket_takes_at_once_arrives_whole_and_in_order() {
+async fn a_response_larger_than_the_socket_holds_arrives_whole_and_in_order() {
     let srv = start(None, |_| {});
     let mut s = connect(srv.port).await;
-    // 8 MiB is far more than loopback's socket buffers: most of it waits for the writer.
+    // 8 MiB is far more than loopback's socket buffers (and too large to be written from the
+    // responder's thread): the writer sends it as the client reads.
     let n = 8 * 1024 * 1024;
     s.write_all(
         format!("GET /big/{n} HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -78,6 +79,37 @@ async fn a_response_larger_than_the_socket_takes_at_once_arrives_whole_and_in_or
         .await
         .expect("the next response");
     assert!(head.contains("X-Target: /after"), "{head}");
+}
+
+#[tokio::test]
+async fn small_responses_stay_whole_and_in_order_when_the_socket_fills_up() {
+    let srv = start(None, |_| {});
+    let mut s = connect(srv.port).await;
+    // One request at a time (each its own small batch, so each response is written at once
+    // from the responder's thread), and nothing read: after a couple of megabytes the socket
+    // is full, writes are taken partly or not at all, and the rest queues for the writer.
+    let (count, size) = (300, 16_000);
+    for i in 0..count {
+        s.write_all(format!("GET /big/{size}?{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut carry = Vec::new();
+    for i in 0..count {
+        let (head, body) =
+            tokio::time::timeout(Duration::from_secs(10), read_response(&mut s, &mut carry))
+                .await
+                .expect("a response within 10 s");
+        assert!(
+            head.contains(&format!("X-Target: /big/{size}?{i}\r\n")),
+            "{head}"
+        );
+        assert!(
+            body == pattern(size),
+            "response {i}'s body differs from what was written"
+        );
+    }
 }
 
 #[tokio::test]

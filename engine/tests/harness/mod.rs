@@ -127,7 +127,7 @@ pub fn start(
 }
 
 /// Answers a request. Two targets shape the answer: `/slow/<ms>` answers after that long,
-/// `/big/<n>` with a body of `n` patterned bytes (`pattern`) instead of the echo.
+/// `/big/<n>[?anything]` with a body of `n` patterned bytes (`pattern`) instead of the echo.
 fn respond(server: &Server, id: u32, target: &str, body: &[u8], keep_alive: bool) {
     if let Some(ms) = target.strip_prefix("/slow/").and_then(|ms| ms.parse().ok()) {
         let (server, target, body) = (server.clone(), target.to_owned(), body.to_vec());
@@ -137,7 +137,10 @@ fn respond(server: &Server, id: u32, target: &str, body: &[u8], keep_alive: bool
         });
         return;
     }
-    if let Some(n) = target.strip_prefix("/big/").and_then(|n| n.parse().ok()) {
+    if let Some(n) = target
+        .strip_prefix("/big/")
+        .and_then(|n| n.split('?').next()?.parse().ok())
+    {
         return respond_now(server, id, target, &pattern(n), keep_alive);
     }
     respond_now(server, id, target, body, keep_alive)
