@@ -55,10 +55,21 @@ export declare class NativeServer {
   stopAccepting(): void
   /** Takes the pending event batch (layout: the table in `engine/src/events.rs`). */
   takeEvents(): Buffer
-  /** Queues bytes for a connection; `false` means wait for its DRAIN event. */
+  /**
+   * Writes bytes for a connection: straight to the socket from this (the JS) thread while
+   * the server is lightly loaded, otherwise copied into its queue; `false` means wait for
+   * its DRAIN event.
+   */
   write(id: number, data: Uint8Array): boolean
-  /** Queues several chunks as one write (the body of a corked `_writev`). */
-  writev(id: number, chunks: Array<Buffer>): boolean
+  /**
+   * Queues several chunks as one write (the body of a corked `_writev`, or one large
+   * chunk). With `by_reference`, chunks of `BY_REFERENCE_MIN` bytes and more reach the
+   * engine without a copy: napi's `Buffer` holds a reference that keeps the JS memory alive
+   * until the engine drops it, on whichever thread (napi-rs hands an off-thread release
+   * back to the JS thread). Smaller chunks are copied together, which costs less than a
+   * reference each.
+   */
+  writev(id: number, chunks: Array<Buffer>, byReference: boolean): boolean
   end(id: number): void
   destroy(id: number): void
   /**

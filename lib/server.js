@@ -201,6 +201,9 @@ class ServerState {
     const p = parent.socket;
     const socket = createSocket(this.native, id, p._remote, p._local, p._tls || null, this.server);
     socket._parent = p;
+    // HTTP/2 reports a write done once h2 holds it, before it is sent: a chunk lent by
+    // reference could still change under it, so a stream's writes are copied.
+    socket._byReference = false;
     parent.isHttp2 = true;
     this.streams.set(id, new Connection(this, socket));
   }

@@ -33,6 +33,11 @@ function flushCompletions() {
   if (failures !== null) rethrowEach(failures);
 }
 
+// The engine's threshold for taking a write chunk by reference (`BY_REFERENCE_MIN` in
+// src/native_server.rs: just above its 64 KiB high-water mark); smaller chunks are cheaper
+// to copy.
+const BY_REFERENCE_MIN = 64 * 1024 + 1;
+
 function complete(cb) {
   if (completions.length === 0) setImmediate(flushCompletions);
   completions.push(cb);
@@ -64,6 +69,9 @@ function defineSocket(parentPrototype) {
       this.connecting = false;
       this._bytesRead = 0;
       this._bytesWritten = 0;
+      // Large chunks go to the engine by reference; the engine reports them written (their
+      // callback runs) only once they are on the wire, so the caller may reuse them after.
+      this._byReference = true;
       if (tls !== null) {
         this.encrypted = true;
         // tls.TLSSocket's flag: the engine hands a socket over only once its handshake is done.
@@ -109,7 +117,11 @@ function defineSocket(parentPrototype) {
     _write(chunk, encoding, cb) {
       this._bytesWritten += chunk.length;
       this._touch();
-      if (!this._native.write(this._id, chunk)) this._pendingWrite = cb;
+      // A large chunk goes by reference (writev passes it to the engine without a copy).
+      const queued = this._byReference && chunk.length >= BY_REFERENCE_MIN
+        ? this._native.writev(this._id, [chunk], true)
+        : this._native.write(this._id, chunk);
+      if (!queued) this._pendingWrite = cb;
       else if (this.encrypted) complete(cb);
       else cb();
     }
@@ -123,7 +135,7 @@ function defineSocket(parentPrototype) {
       }
       this._bytesWritten += total;
       this._touch();
-      if (!this._native.writev(this._id, list)) this._pendingWrite = cb;
+      if (!this._native.writev(this._id, list, this._byReference)) this._pendingWrite = cb;
       else if (this.encrypted) complete(cb);
       else cb();
     }

@@ -180,6 +180,12 @@ pub struct Limits {
 /// (a finalizer that runs after it must not unregister it again).
 type Teardown = (WeakServer, Arc<AtomicBool>);
 
+/// Write chunks at least this large go to the engine by reference instead of being copied
+/// (`writev`); the JS layer sends them that way (`lib/socket.js`). Above the engine's
+/// high-water mark, so such a write always reports backpressure and its callback waits for
+/// the DRAIN that follows its bytes onto the wire: the caller may reuse the chunk only then.
+const BY_REFERENCE_MIN: usize = rhttps_engine::conn::WRITE_HIGH_WATER + 1;
+
 #[napi(custom_finalize)]
 pub struct NativeServer {
     engine: Server,
@@ -429,21 +435,46 @@ impl NativeServer {
         Buffer::from(self.engine.take_events())
     }
 
-    /// Queues bytes for a connection; `false` means wait for its DRAIN event.
+    /// Writes bytes for a connection: straight to the socket from this (the JS) thread while
+    /// the server is lightly loaded, otherwise copied into its queue; `false` means wait for
+    /// its DRAIN event.
     #[napi(catch_unwind)]
     pub fn write(&self, id: u32, data: &[u8]) -> bool {
         self.engine.write_slice(id, data)
     }
 
-    /// Queues several chunks as one write (the body of a corked `_writev`).
+    /// Queues several chunks as one write (the body of a corked `_writev`, or one large
+    /// chunk). With `by_reference`, chunks of `BY_REFERENCE_MIN` bytes and more reach the
+    /// engine without a copy: napi's `Buffer` holds a reference that keeps the JS memory alive
+    /// until the engine drops it, on whichever thread (napi-rs hands an off-thread release
+    /// back to the JS thread). Smaller chunks are copied together, which costs less than a
+    /// reference each.
     #[napi(catch_unwind)]
-    pub fn writev(&self, id: u32, chunks: Vec<Buffer>) -> bool {
-        let total = chunks.iter().map(|c| c.len()).sum();
-        let mut joined = bytes::BytesMut::with_capacity(total);
-        for c in &chunks {
-            joined.extend_from_slice(c);
+    pub fn writev(&self, id: u32, chunks: Vec<Buffer>, by_reference: bool) -> bool {
+        let total: usize = chunks.iter().map(|c| c.len()).sum();
+        if !by_reference || chunks.iter().all(|c| c.len() < BY_REFERENCE_MIN) {
+            let mut joined = bytes::BytesMut::with_capacity(total);
+            for c in &chunks {
+                joined.extend_from_slice(c);
+            }
+            return self.engine.write(id, joined.freeze());
         }
-        self.engine.write(id, joined.freeze())
+        let mut pieces = Vec::with_capacity(chunks.len());
+        let mut small = bytes::BytesMut::new();
+        for c in chunks {
+            if c.len() < BY_REFERENCE_MIN {
+                small.extend_from_slice(&c);
+                continue;
+            }
+            if !small.is_empty() {
+                pieces.push(small.split().freeze());
+            }
+            pieces.push(bytes::Bytes::from_owner(c));
+        }
+        if !small.is_empty() {
+            pieces.push(small.freeze());
+        }
+        self.engine.write_pieces(id, pieces)
     }
 
     #[napi(catch_unwind)]

@@ -224,9 +224,29 @@ impl ConnState {
         }
         // When everything was written but not yet flushed, the rest is empty: the writer's
         // empty write is then its flush.
-        let rest = rest(from);
-        let total = self.queued.fetch_add(rest.len(), Ordering::SeqCst) + rest.len();
-        queue.commands.push_back(Command::Write(rest));
+        self.queue_locked(queue, [rest(from)])
+    }
+
+    /// Queues `pieces` in order, as one write for backpressure.
+    fn queue(&self, pieces: impl IntoIterator<Item = Bytes>) -> bool {
+        let queue = self.commands.lock();
+        if queue.closed {
+            return true;
+        }
+        self.queue_locked(queue, pieces)
+    }
+
+    fn queue_locked(
+        &self,
+        mut queue: MutexGuard<'_, Queue>,
+        pieces: impl IntoIterator<Item = Bytes>,
+    ) -> bool {
+        let mut total = 0;
+        for piece in pieces {
+            let len = piece.len();
+            total = self.queued.fetch_add(len, Ordering::SeqCst) + len;
+            queue.commands.push_back(Command::Write(piece));
+        }
         drop(queue);
         self.commands.ready.notify_one();
         if total <= WRITE_HIGH_WATER {
@@ -323,6 +343,12 @@ impl ConnHandle {
     /// event before more.
     pub fn write(&self, data: Bytes, now: bool) -> bool {
         self.state.write(&data, now, |from| data.slice(from..))
+    }
+
+    /// Queues several pieces as one write, in order, for the writer (large bodies passed by
+    /// reference come this way).
+    pub fn write_pieces(&self, pieces: Vec<Bytes>) -> bool {
+        self.state.queue(pieces)
     }
 
     /// `write` for borrowed bytes, tried at once on the calling thread when `now` (and the

@@ -279,6 +279,14 @@ impl Server {
         }
     }
 
+    /// Queues several pieces for a connection as one write, in order.
+    pub fn write_pieces(&self, id: u32, pieces: Vec<Bytes>) -> bool {
+        match self.conn(id) {
+            Some(c) => c.write_pieces(pieces),
+            None => true,
+        }
+    }
+
     /// `write` for borrowed bytes, written at once from the calling thread while the server
     /// is lightly loaded (copied only if they cannot be).
     pub fn write_slice(&self, id: u32, data: &[u8]) -> bool {
