@@ -37,18 +37,24 @@ function scribblingHandler(buffers, { cork = false } = {}) {
   };
 }
 
-// Reads the whole body, starting only after a pause so the server's writes back up first.
+// Reads a whole response body, starting only after a pause so the server's writes back up.
+function readAfterPause(body) {
+  body.pause();
+  return new Promise((resolve, reject) => {
+    body.on('error', reject);
+    setTimeout(() => {
+      const chunks = [];
+      body.on('data', (c) => chunks.push(c));
+      body.on('end', () => resolve(Buffer.concat(chunks)));
+      body.resume();
+    }, 300);
+  });
+}
+
 function slowGet(port) {
   return within(new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', servername: 'localhost', port, ca: pki().rootCert, agent: false }, (res) => {
-      res.pause();
-      setTimeout(() => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve(Buffer.concat(chunks)));
-        res.resume();
-      }, 300);
-    });
+    const req = https.get({ host: '127.0.0.1', servername: 'localhost', port, ca: pki().rootCert, agent: false },
+      (res) => readAfterPause(res).then(resolve, reject));
     req.on('error', reject);
   }), 20000, 'the large response');
 }
@@ -87,18 +93,9 @@ test('an HTTP/2 stream copies large chunks: overwriting one in its callback does
   const session = http2.connect(`https://localhost:${port}`, { ca: pki().rootCert });
   session.on('error', () => {});
   try {
-    const body = await within(new Promise((resolve, reject) => {
-      const req = session.request({ ':path': '/' });
-      req.pause();
-      setTimeout(() => {
-        const chunks = [];
-        req.on('data', (c) => chunks.push(c));
-        req.on('end', () => resolve(Buffer.concat(chunks)));
-        req.resume();
-      }, 300);
-      req.on('error', reject);
-      req.end();
-    }), 20000, 'the HTTP/2 response');
+    const req = session.request({ ':path': '/' });
+    req.end();
+    const body = await within(readAfterPause(req), 20000, 'the HTTP/2 response');
     assert.ok(body.equals(buffers[0]), 'the client saw bytes the callback had overwritten');
   } finally {
     session.close();

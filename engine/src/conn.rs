@@ -6,8 +6,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -152,9 +151,8 @@ fn write_without_waiting(wr: &mut WriteHalf<BoxedStream>, data: &[u8]) -> (usize
 /// Bytes queued for a socket above which `write` reports backpressure; a DRAIN event follows
 /// once the writer has brought the queue back under it.
 pub const WRITE_HIGH_WATER: usize = 64 * 1024;
-/// Writes larger than this always go through the writer: encrypting a large body on the JS
-/// thread costs that thread more than the hand-off it saves (measured: GET 1 MiB took a third
-/// more of the JS thread's time when written from it).
+/// Writes larger than this always go through the writer: the JS thread is the scarce one, and
+/// encrypting a large body there would cost it far more than the hand-off it saves.
 const WRITE_NOW_MAX: usize = 16 * 1024;
 /// Requests answered out of one connection's pipeline before reading stops until they are.
 const MAX_PIPELINED: usize = 64;
