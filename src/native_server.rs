@@ -451,8 +451,8 @@ impl NativeServer {
     /// reference each.
     #[napi(catch_unwind)]
     pub fn writev(&self, id: u32, chunks: Vec<Buffer>, by_reference: bool) -> bool {
-        let total: usize = chunks.iter().map(|c| c.len()).sum();
         if !by_reference || chunks.iter().all(|c| c.len() < BY_REFERENCE_MIN) {
+            let total = chunks.iter().map(|c| c.len()).sum();
             let mut joined = bytes::BytesMut::with_capacity(total);
             for c in &chunks {
                 joined.extend_from_slice(c);

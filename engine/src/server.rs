@@ -273,27 +273,25 @@ impl Server {
     /// loaded, see `write_slice`). `false` asks the caller to wait for DRAIN. Writes to a
     /// connection that is already gone are dropped: its CLOSE event is on its way.
     pub fn write(&self, id: u32, data: Bytes) -> bool {
-        match self.conn(id) {
-            Some(c) => c.write(data, self.shared.events.lightly_loaded()),
-            None => true,
-        }
+        let now = self.shared.events.lightly_loaded();
+        self.write_with(id, |c| c.write(data, now))
     }
 
     /// Queues several pieces for a connection as one write, in order.
     pub fn write_pieces(&self, id: u32, pieces: Vec<Bytes>) -> bool {
-        match self.conn(id) {
-            Some(c) => c.write_pieces(pieces),
-            None => true,
-        }
+        self.write_with(id, |c| c.write_pieces(pieces))
     }
 
     /// `write` for borrowed bytes, written at once from the calling thread while the server
     /// is lightly loaded (copied only if they cannot be).
     pub fn write_slice(&self, id: u32, data: &[u8]) -> bool {
-        match self.conn(id) {
-            Some(c) => c.write_slice(data, self.shared.events.lightly_loaded()),
-            None => true,
-        }
+        let now = self.shared.events.lightly_loaded();
+        self.write_with(id, |c| c.write_slice(data, now))
+    }
+
+    /// A write's backpressure answer; a connection already gone takes nothing more.
+    fn write_with(&self, id: u32, write: impl FnOnce(&ConnHandle) -> bool) -> bool {
+        self.conn(id).is_none_or(|c| write(&c))
     }
 
     pub fn end(&self, id: u32) {
