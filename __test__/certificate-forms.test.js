@@ -50,6 +50,25 @@ function forms() {
   out['text around the PEM blocks'] = { key: `my key\n${v3rsa.key}trailing words\n`, cert: `Subject: localhost\n${v3rsa.cert}\n-- end --\n` };
   out['key and certificate in one file, as Buffers'] = { key: Buffer.from(v3rsa.key + v3rsa.cert), cert: Buffer.from(v3rsa.key + v3rsa.cert) };
   out['key and certificate in arrays'] = { key: [v3rsa.key], cert: [Buffer.from(v3rsa.cert)] };
+  // Encrypted keys, opened with `passphrase`: encrypted PKCS#8 and OpenSSL's traditional
+  // `Proc-Type: 4,ENCRYPTED` PEM with each cipher `openssl rsa`/`openssl ec` offer for it.
+  openssl('pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', 'rsa-pkcs8.key', '-passout', 'pass:pw', '-out', 'rsa-enc8.key');
+  out['encrypted PKCS#8 RSA key with passphrase'] = { key: read('rsa-enc8.key'), cert: v3rsa.cert, passphrase: 'pw' };
+  for (const cipher of ['aes256', 'aes128', 'des3']) {
+    openssl('rsa', '-in', 'rsa-pkcs8.key', '-traditional', `-${cipher}`, '-passout', 'pass:pw', '-out', `rsa-${cipher}.key`);
+    out[`legacy encrypted PEM RSA key (${cipher}) with passphrase`] = { key: read(`rsa-${cipher}.key`), cert: v3rsa.cert, passphrase: 'pw' };
+  }
+  openssl('ec', '-in', 'ec-sec1.key', '-aes128', '-passout', 'pass:pw', '-out', 'ec-aes128.key');
+  out['legacy encrypted PEM EC key (aes128) with passphrase, per key'] = {
+    key: [{ pem: read('ec-aes128.key'), passphrase: 'pw' }], cert: out['EC SEC1 key, X.509 v1 certificate'].cert,
+  };
+  // PKCS#12 with AES (OpenSSL 3's default) and with 3DES (OpenSSL 1.x's and many tools').
+  openssl('pkcs12', '-export', '-inkey', 'rsa-pkcs8.key', '-in', 'rsa-v3.crt', '-out', 'aes.pfx', '-passout', 'pass:pw');
+  openssl('pkcs12', '-export', '-inkey', 'rsa-pkcs8.key', '-in', 'rsa-v3.crt', '-out', '3des.pfx', '-passout', 'pass:pw',
+    '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1');
+  const pfx = (f) => fs.readFileSync(path.join(dir, f));
+  out['PKCS#12 with AES'] = { pfx: pfx('aes.pfx'), passphrase: 'pw', cert: v3rsa.cert };
+  out['PKCS#12 with 3DES, in an array'] = { pfx: [{ buf: pfx('3des.pfx'), passphrase: 'pw' }], cert: v3rsa.cert };
   return out;
 }
 
@@ -77,11 +96,25 @@ async function attempt(createServer, options, cert) {
   }
 }
 
-for (const [name, options] of Object.entries(forms())) {
+const all = forms();
+for (const [name, options] of Object.entries(all)) {
   test(`serves as node:https does: ${name}`, async () => {
     const cert = Array.isArray(options.cert) ? options.cert[0] : options.cert;
-    const theirs = await attempt(https.createServer, options, cert);
+    // A pfx form's `cert` is only what the client trusts.
+    const served = options.pfx ? { pfx: options.pfx, passphrase: options.passphrase } : options;
+    const theirs = await attempt(https.createServer, served, cert);
     assert.equal(theirs, 'served', 'node:https serves this form');
-    assert.equal(await attempt(rhttps.createServer, options, cert), theirs);
+    assert.equal(await attempt(rhttps.createServer, served, cert), theirs);
   });
 }
+
+test('a wrong or missing passphrase for a legacy encrypted PEM key fails as on node:https', () => {
+  for (const cipher of ['aes256', 'des3']) {
+    const options = all[`legacy encrypted PEM RSA key (${cipher}) with passphrase`];
+    for (const passphrase of ['wrong', undefined]) {
+      const opts = { ...options, passphrase };
+      assert.throws(() => https.createServer(opts), { code: 'ERR_OSSL_BAD_DECRYPT' });
+      assert.throws(() => rhttps.createServer(opts), (e) => e.code === 'ERR_OSSL_BAD_DECRYPT' && /passphrase/.test(e.message));
+    }
+  }
+});

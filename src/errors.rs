@@ -23,7 +23,6 @@ fn code(err: &EngineError) -> &'static str {
         EngineError::PemNoStartLine { .. } => "ERR_OSSL_PEM_NO_START_LINE",
         EngineError::PemInvalid { .. } => "ERR_OSSL_PEM_BAD_BASE64_DECODE",
         EngineError::KeyEncrypted | EngineError::BadPassphrase => "ERR_OSSL_BAD_DECRYPT",
-        EngineError::KeyFormat { .. } => "ERR_RHTTPS_KEY_FORMAT",
         EngineError::KeyCertMismatch => "ERR_OSSL_X509_KEY_VALUES_MISMATCH",
         EngineError::KeyUnsupported { .. } => "ERR_OSSL_UNSUPPORTED",
         EngineError::BadCa { .. } => "ERR_OSSL_X509_CERT_BAD_CA",
@@ -64,7 +63,6 @@ fn message(err: &EngineError) -> String {
             "bad decrypt: the passphrase does not decrypt the private key (check `passphrase`)"
                 .into()
         }
-        EngineError::KeyFormat { detail } => (*detail).into(),
         EngineError::KeyCertMismatch => {
             "key values mismatch: a private key in `key` does not belong to any certificate \
              in `cert` (each certificate chain needs its own key, leaf certificate first)"
@@ -100,9 +98,9 @@ fn message(err: &EngineError) -> String {
                 .into()
         }
         EngineError::PfxLegacy => {
-            "Unsupported PKCS12 PFX data: it is encrypted with a legacy algorithm (RC2 or \
-             3DES); re-export it with AES: `openssl pkcs12 -legacy -in old.pfx -nodes -out \
-             all.pem && openssl pkcs12 -export -in all.pem -out new.pfx`"
+            "Unsupported PKCS12 PFX data: it is encrypted with RC2 (or another cipher that \
+             Node 20's OpenSSL 3 no longer reads either); re-export it with AES: `openssl pkcs12 -legacy -in old.pfx \
+             -nodes -out all.pem && openssl pkcs12 -export -in all.pem -out new.pfx`"
                 .into()
         }
         EngineError::CrlInvalid { detail } => format!(

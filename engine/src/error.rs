@@ -15,8 +15,6 @@ pub enum EngineError {
     KeyEncrypted,
     /// The passphrase does not decrypt the private key.
     BadPassphrase,
-    /// A key format rustls cannot take; the detail says how to convert it.
-    KeyFormat { detail: &'static str },
     /// The private key does not belong to the certificate.
     KeyCertMismatch,
     /// rustls refused the key (unsupported algorithm or curve).
@@ -42,7 +40,7 @@ pub enum EngineError {
     PfxInvalid { detail: String },
     /// The passphrase does not open the `pfx` (its MAC does not verify).
     PfxPassphrase,
-    /// A `pfx` encrypted with a legacy algorithm (RC2, 3DES) that Node 20 refuses too.
+    /// A `pfx` encrypted with RC2 (or RC4), which Node 20 refuses too.
     PfxLegacy,
     /// A `crl` that is not a PEM certificate revocation list.
     CrlInvalid { detail: String },
@@ -104,7 +102,6 @@ impl fmt::Display for EngineError {
             EngineError::PemInvalid { what, detail } => write!(f, "bad PEM {what}: {detail}"),
             EngineError::KeyEncrypted => write!(f, "encrypted private key without a passphrase"),
             EngineError::BadPassphrase => write!(f, "the passphrase does not decrypt the key"),
-            EngineError::KeyFormat { detail } => write!(f, "unsupported key format: {detail}"),
             EngineError::KeyCertMismatch => write!(f, "no certificate matches the private key"),
             EngineError::KeyUnsupported { detail } => write!(f, "unusable private key: {detail}"),
             EngineError::BadCa { detail } => write!(f, "unusable CA certificate: {detail}"),
@@ -116,7 +113,7 @@ impl fmt::Display for EngineError {
             EngineError::Runtime => write!(f, "the I/O runtime could not start"),
             EngineError::PfxInvalid { detail } => write!(f, "not a PKCS#12 archive: {detail}"),
             EngineError::PfxPassphrase => write!(f, "the passphrase does not open the pfx"),
-            EngineError::PfxLegacy => write!(f, "pfx encrypted with a legacy algorithm"),
+            EngineError::PfxLegacy => write!(f, "pfx encrypted with RC2 or RC4"),
             EngineError::CrlInvalid { detail } => write!(f, "bad CRL: {detail}"),
             EngineError::TlsOption { option, detail } => {
                 write!(f, "option {}: {detail}", option.as_str())

@@ -12,6 +12,7 @@ pub mod handshake;
 pub mod hello;
 pub mod http2;
 pub mod keylog;
+mod legacy_pem;
 pub mod limits;
 pub mod listener;
 mod normalize;

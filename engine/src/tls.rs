@@ -295,20 +295,15 @@ pub fn server_config(
 
 /// Parses the first private key in a PEM blob (PKCS#8, PKCS#1 RSA or SEC1 EC), decrypting an
 /// encrypted PKCS#8 key (PBES2, as `openssl pkcs8 -topk8 -v2` and Node's
-/// `generateKeyPair` write them) with `passphrase`.
+/// `generateKeyPair` write them) or an OpenSSL traditional encrypted one with `passphrase`.
 pub fn parse_key(
     blob: &[u8],
     passphrase: Option<&str>,
 ) -> Result<PrivateKeyDer<'static>, EngineError> {
     let text = String::from_utf8_lossy(blob);
-    if text.contains("Proc-Type: 4,ENCRYPTED") {
-        return Err(EngineError::KeyFormat {
-            detail: "the private key uses OpenSSL's legacy encrypted PEM format \
-                     ('Proc-Type: 4,ENCRYPTED'), which rhttps cannot read: convert it to \
-                     encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem \
-                     -out key.p8.pem` (keeps the passphrase) or decrypt it with \
-                     `openssl pkey -in key.pem -out plain.pem`",
-        });
+    if text.contains(crate::legacy_pem::MARKER) {
+        let passphrase = passphrase.ok_or(EngineError::KeyEncrypted)?;
+        return crate::legacy_pem::decrypt(blob, passphrase);
     }
     if let Some(start) = text.find(ENCRYPTED_BEGIN) {
         let passphrase = passphrase.ok_or(EngineError::KeyEncrypted)?;
