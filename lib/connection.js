@@ -308,11 +308,14 @@ class Connection {
   }
 
   onClientError(code, reason, rawPacket) {
-    const err = new Error(code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'Request timeout' : `Parse Error: ${reason}`);
-    err.code = code;
-    if (code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
-      err.reason = reason;
-      err.bytesParsed = 0;
+    let err;
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      err = Object.assign(new Error('Request timeout'), { code });
+    } else if (code === 'HPE_INVALID_EOF_STATE') {
+      // Node's parser.finish() error at the client's FIN: no packet, and no reason in the message.
+      err = Object.assign(new Error('Parse Error'), { bytesParsed: 0, code, reason });
+    } else {
+      err = Object.assign(new Error(`Parse Error: ${reason}`), { code, reason, bytesParsed: 0 });
       // Copied so a kept error does not pin the whole event batch in memory.
       err.rawPacket = Buffer.from(rawPacket);
     }

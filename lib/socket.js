@@ -43,6 +43,22 @@ function complete(cb) {
   completions.push(cb);
 }
 
+// net.Socket's own 'end' listener, which its constructor adds (code counting a socket's
+// listeners, Node's own tests among it, expects it there): without allowHalfOpen, writing
+// once this side has ended too fails with EPIPE.
+function onReadableStreamEnd() {
+  if (!this.allowHalfOpen) this.write = writeAfterFIN;
+}
+
+function writeAfterFIN(chunk, encoding, cb) {
+  if (!this.writableEnded) return Duplex.prototype.write.call(this, chunk, encoding, cb);
+  if (typeof encoding === 'function') cb = encoding;
+  const err = Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' });
+  if (typeof cb === 'function') process.nextTick(cb, err);
+  this.destroy(err);
+  return false;
+}
+
 // `instanceof` as on Node: a plain connection's socket is a net.Socket, a TLS connection's a
 // tls.TLSSocket (and a net.Socket), without running their constructors, which would open
 // libuv and OpenSSL handles. Every net.Socket/TLSSocket method that would touch such a handle
@@ -83,6 +99,7 @@ function defineSocket(parentPrototype) {
         this.servername = tls.servername || false;
         this._tls = tls;
       }
+      this.on('end', onReadableStreamEnd);
     }
 
     // net.Socket's accessors read its libuv handle; these read what the engine reported.

@@ -3,6 +3,7 @@
 // options it cannot honour yet fail here with what to do instead, rather than being ignored.
 
 const { nodeError, invalidArgType } = require('./errors');
+const tls = require('node:tls');
 
 const kTlsInput = Symbol('rhttps.tlsInput');
 
@@ -30,7 +31,6 @@ function unsupported(what, instead) {
 // Options that change who may connect or how, and that rhttps does not implement yet: passing
 // them must not silently weaken or alter the server.
 const NOT_YET = {
-  secureProtocol: "use minVersion and maxVersion ('TLSv1.2', 'TLSv1.3')",
   privateKeyEngine: 'OpenSSL engines do not exist in rustls; pass the key as PEM',
   privateKeyIdentifier: 'OpenSSL engines do not exist in rustls; pass the key as PEM',
   clientCertEngine: 'OpenSSL engines do not exist in rustls',
@@ -67,6 +67,31 @@ function optionalString(options, name) {
 }
 
 // Node names a version that is not a string as it names an unknown one.
+// The legacy `secureProtocol` names an OpenSSL method, which pins one protocol version or
+// leaves the defaults; Node refuses it beside minVersion/maxVersion. TLS 1.0 and 1.1 methods
+// reach the engine as versions, which rustls refuses with the reason.
+const METHOD_VERSIONS = { TLS: null, SSLv23: null, TLSv1: 'TLSv1', TLSv1_1: 'TLSv1.1', TLSv1_2: 'TLSv1.2' };
+
+function protocolVersions(options) {
+  const method = options.secureProtocol;
+  const min = protocolVersion(options, 'minVersion', 'minimum');
+  const max = protocolVersion(options, 'maxVersion', 'maximum');
+  if (typeof method !== 'string') return { min, max };
+  if (min || max) {
+    throw nodeError(TypeError, 'ERR_TLS_PROTOCOL_VERSION_CONFLICT',
+      `TLS protocol version "${min || max}" conflicts with secureProtocol "${method}"`);
+  }
+  const m = /^(\w+?)(?:_server|_client)?_method$/.exec(method);
+  if (m && (m[1] === 'SSLv2' || m[1] === 'SSLv3')) {
+    throw nodeError(TypeError, 'ERR_TLS_INVALID_PROTOCOL_METHOD', `${m[1]} methods disabled`);
+  }
+  if (!m || !(m[1] in METHOD_VERSIONS)) {
+    throw nodeError(TypeError, 'ERR_TLS_INVALID_PROTOCOL_METHOD', `Unknown method: ${method}`);
+  }
+  const pinned = METHOD_VERSIONS[m[1]];
+  return { min: pinned ?? undefined, max: pinned ?? undefined };
+}
+
 function protocolVersion(options, name, which) {
   const v = options[name];
   if (v === undefined || v === null) return undefined;
@@ -111,7 +136,9 @@ function tlsInput(options) {
     }
   }
   // Validated in Node's order (createSecureContext: ca, cert, then key).
-  const ca = toBuffers(options.ca, 'ca');
+  const versions = protocolVersions(options);
+  // Without `ca`, client certificates are checked against Node's bundled roots, as Node does.
+  const ca = options.ca || !options.requestCert ? toBuffers(options.ca, 'ca') : [Buffer.from(tls.rootCertificates.join('\n'))];
   const cert = toBuffers(options.cert, 'cert');
   const key = toBuffers(options.key, 'key');
   const passphrase = optionalString(options, 'passphrase');
@@ -130,8 +157,8 @@ function tlsInput(options) {
     keyPassphrases,
     pfx: pfxList(options.pfx),
     crl: options.crl ? toBuffers(options.crl, 'crl') : undefined,
-    minVersion: protocolVersion(options, 'minVersion', 'minimum'),
-    maxVersion: protocolVersion(options, 'maxVersion', 'maximum'),
+    minVersion: versions.min,
+    maxVersion: versions.max,
     ciphers: optionalString(options, 'ciphers'),
     ecdhCurve: optionalString(options, 'ecdhCurve'),
     // Node takes any value here and tests its truth.

@@ -23,6 +23,14 @@ const onBaseline = {
 // Files that pass on plain Node and fail on rhttps by design.
 const onRhttps = {
   'test-http-server-unconsume-consume.js': "re-emits 'connection' with an upgraded socket so that Node's HTTP parser takes it over again; rhttps parses in the engine and has no JS parser to hand a socket to",
+  'test-https-agent-sni.js': "sends the SNI name 'sni.0', which is no DNS name (its last label is numeric); rustls refuses such a ClientHello with illegal_parameter, as RFC 6066 asks, where OpenSSL takes any string",
+  'test-https-agent-additional-options.js': 'serves TLS 1.1 (minVersion, secureProtocol TLSv1_1_method, ciphers ALL@SECLEVEL=0); rustls implements only TLS 1.2 and 1.3, so rhttps refuses TLS 1.0/1.1 options at createServer with the reason',
+  'test-https-agent-session-eviction.js': "needs TLS 1.0 (--tls-min-v1.0, secureProtocol TLSv1_method) and static-RSA key exchange (ciphers 'RSA@SECLEVEL=0'), neither of which rustls implements",
+  'test-https-resume-after-renew.js': "drives OpenSSL's ticket-key callback through server._sharedCreds.context (an OpenSSL SSL_CTX); rhttps has no OpenSSL context: ticket keys are set with setTicketKeys() or the ticketKeys option",
+  'test-http-server-async-dispose.js': "reads server[kConnectionsCheckingInterval], the JS timer with which Node's server checks headersTimeout/requestTimeout; rhttps checks them per connection in the engine and has no such timer",
+  'test-https-server-async-dispose.js': 'reads server[kConnectionsCheckingInterval] (see test-http-server-async-dispose.js)',
+  'test-http-server-close-destroy-timeout.js': 'reads server[kConnectionsCheckingInterval] (see test-http-server-async-dispose.js)',
+  'test-https-server-close-destroy-timeout.js': 'reads server[kConnectionsCheckingInterval] (see test-http-server-async-dispose.js)',
 };
 
 module.exports = { onBaseline, onRhttps };

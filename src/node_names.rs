@@ -73,6 +73,7 @@ fn request_error(e: RequestError) -> (&'static str, &'static str) {
             ("HPE_CR_EXPECTED", "Missing expected CR after chunk size")
         }
         RequestError::ChunkSizeOverflow => ("HPE_INVALID_CHUNK_SIZE", "Chunk size overflow"),
+        RequestError::InvalidEofState => ("HPE_INVALID_EOF_STATE", "Invalid EOF state"),
     }
 }
 

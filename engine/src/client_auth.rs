@@ -122,7 +122,13 @@ fn classify(err: &Error, leaf: &CertificateDer<'_>) -> VerifyError {
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
                 VerifyError::InvalidPurpose
             }
-            CertificateError::UnknownIssuer if is_self_signed(leaf) => VerifyError::SelfSigned,
+            // OpenSSL finds an untrusted self-signed leaf before it looks at the rest (webpki
+            // reports a self-signed CA certificate offered as a leaf as an `Other` error).
+            CertificateError::UnknownIssuer | CertificateError::Other(_)
+                if is_self_signed(leaf) =>
+            {
+                VerifyError::SelfSigned
+            }
             CertificateError::UnknownIssuer => VerifyError::UnknownIssuer,
             _ => VerifyError::Rejected,
         },

@@ -623,7 +623,18 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     Err(e) => return Err(e),
                 };
                 if ended {
-                    ctx.events.push(|e| e.peer_end(state.id));
+                    // As Node's parser.finish(): a FIN inside a head, or before a body of
+                    // known length is complete, is a parse error rather than an end.
+                    let cut_short = match &phase {
+                        Phase::Head { .. } => !buf.is_empty(),
+                        Phase::Body { body, .. } => !matches!(body, Body::UntilClose),
+                        _ => false,
+                    };
+                    if cut_short {
+                        report_client_error(ctx, &mut phase, &[], RequestError::InvalidEofState);
+                    } else {
+                        ctx.events.push(|e| e.peer_end(state.id));
+                    }
                     wait_until_closed(state, closing).await;
                     return Ok(());
                 }

@@ -53,6 +53,8 @@ wire_enum! {
         ChunkCrExpected,
         /// A chunk size with more hex digits than a body this server takes.
         ChunkSizeOverflow,
+        /// The client's FIN came inside a request head or a body of known length.
+        InvalidEofState,
     }
 }
 

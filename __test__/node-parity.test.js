@@ -1,0 +1,155 @@
+'use strict';
+// Behaviours Node's own http/https tests pin down, each run against node:http(s) and rhttps in
+// the same test over real sockets, and the two results compared.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const net = require('node:net');
+const tls = require('node:tls');
+const http = require('node:http');
+const https = require('node:https');
+const { execFileSync } = require('node:child_process');
+const rhttps = require('..');
+const rhttp = require('../http');
+const { pki, listen, close, within } = require('./helpers');
+
+// What a server reports when a raw client sends `payload` and then its FIN.
+async function eventsAfterFin(mod, payload) {
+  const seen = [];
+  const server = mod.createServer((req, res) => {
+    seen.push(`request ${req.method}`);
+    req.on('aborted', () => seen.push('aborted'));
+    req.on('error', (e) => seen.push(`request error ${e.code}`));
+    req.resume();
+  });
+  server.on('clientError', (err, socket) => {
+    seen.push(`clientError ${err.code} "${err.message}" reason=${err.reason} bytesParsed=${err.bytesParsed} rawPacket=${err.rawPacket}`);
+    socket.destroy();
+  });
+  const port = await listen(server, 0, '127.0.0.1');
+  await within(new Promise((resolve) => {
+    const client = net.connect(port, '127.0.0.1', () => client.end(payload));
+    client.on('data', (d) => seen.push(`answered ${d.toString('latin1').split('\r\n')[0]}`));
+    client.on('error', () => {});
+    client.on('close', resolve);
+  }), 5000, 'the client connection to close');
+  await close(server);
+  return seen;
+}
+
+for (const [what, payload] of [
+  ['inside a request head', 'GET / HTTP/1.1\r\nContent-Length:'],
+  ['inside a request line', 'GE'],
+  ['before a Content-Length body is complete', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc'],
+  ['inside a chunked body', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab'],
+]) {
+  test(`a client FIN ${what} is clientError HPE_INVALID_EOF_STATE, as on node:http`, async () => {
+    const theirs = await eventsAfterFin(http, payload);
+    assert.ok(theirs.some((e) => e.startsWith('clientError HPE_INVALID_EOF_STATE')), theirs.join('\n'));
+    assert.deepEqual(await eventsAfterFin(rhttp, payload), theirs);
+  });
+}
+
+test('a FIN after a complete request is no client error, as on node:http', async () => {
+  const payload = 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc';
+  const theirs = await eventsAfterFin(http, payload);
+  assert.deepEqual(theirs, ['request POST']);
+  assert.deepEqual(await eventsAfterFin(rhttp, payload), theirs);
+});
+
+// The listeners a CONNECT socket carries when the 'connect' listener gets it.
+async function connectSocketListeners(mod) {
+  const server = mod.createServer();
+  const port = await listen(server, 0, '127.0.0.1');
+  const names = ['close', 'drain', 'data', 'end', 'error', 'timeout'];
+  const seen = await within(new Promise((resolve) => {
+    server.on('connect', (req, socket) => {
+      resolve(Object.fromEntries(names.map((n) => [n, socket.listeners(n).map((f) => f.name)])));
+      socket.destroy();
+    });
+    http.request({ host: '127.0.0.1', port, method: 'CONNECT', path: 'example.com:443' }).on('error', () => {}).end();
+  }), 5000, 'the connect event');
+  await close(server);
+  return seen;
+}
+
+test('a socket handed to the connect listener carries only net.Socket\'s own end listener, as on node:http', async () => {
+  const theirs = await connectSocketListeners(http);
+  assert.deepEqual(theirs.end, ['onReadableStreamEnd']);
+  assert.deepEqual(await connectSocketListeners(rhttp), theirs);
+});
+
+test('secureProtocol is refused or pins a version with node:tls\'s codes and messages', () => {
+  const { serverOptions } = pki();
+  const outcome = (fn) => {
+    try {
+      fn();
+      return 'accepted';
+    } catch (e) {
+      return `${e.name} ${e.code}: ${e.message}`;
+    }
+  };
+  for (const extra of [
+    { secureProtocol: 'TLSv1_2_method' },
+    { secureProtocol: 'TLS_server_method' },
+    { secureProtocol: 'SSLv23_method' },
+    { secureProtocol: 'SSLv3_method' },
+    { secureProtocol: 'SSLv2_server_method' },
+    { secureProtocol: 'TLSv1_3_method' },
+    { secureProtocol: 'Nonsense' },
+    { secureProtocol: 'TLS_method', minVersion: 'TLSv1.2' },
+    { secureProtocol: 'TLSv1_2_method', maxVersion: 'TLSv1.3' },
+  ]) {
+    const options = { ...serverOptions, ...extra };
+    const theirs = outcome(() => https.createServer(options));
+    assert.equal(outcome(() => rhttps.createServer(options).close()), theirs, JSON.stringify(extra));
+  }
+});
+
+test('secureProtocol TLSv1_2_method serves TLS 1.2 to a client that offers 1.3, as node:https does', async () => {
+  const { serverOptions, rootCert } = pki();
+  for (const mod of [https, rhttps]) {
+    const server = mod.createServer({ ...serverOptions, secureProtocol: 'TLSv1_2_method' }, (req, res) => res.end(req.socket.getProtocol()));
+    const port = await listen(server, 0, '127.0.0.1');
+    const version = await within(new Promise((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, servername: 'localhost', ca: rootCert, agent: false, maxVersion: 'TLSv1.3' }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve([res.socket.getProtocol(), body]));
+      }).on('error', reject);
+    }), 5000, 'a request');
+    await close(server);
+    assert.deepEqual(version, ['TLSv1.2', 'TLSv1.2'], mod === https ? 'node:https' : 'rhttps');
+  }
+});
+
+test('requestCert without ca checks client certificates against Node\'s bundled roots: a self-signed CA certificate is DEPTH_ZERO_SELF_SIGNED_CERT', async () => {
+  const { leafKey, leafCert, intCert, rootCert, dir } = pki();
+  // `req -x509` marks the certificate CA:TRUE, as the PKCS#12 fixture in Node's test does.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', 'selfclient.key', '-out', 'selfclient.crt', '-subj', '/CN=self', '-days', '2'], { cwd: dir, stdio: 'pipe' });
+  const client = { key: fs.readFileSync(path.join(dir, 'selfclient.key')), cert: fs.readFileSync(path.join(dir, 'selfclient.crt')) };
+  const results = [];
+  for (const mod of [https, rhttps]) {
+    // The server's chain goes in `cert`: `ca` would be the roots client certificates need.
+    const server = mod.createServer({ key: leafKey, cert: Buffer.concat([leafCert, intCert]), requestCert: true, rejectUnauthorized: false },
+      (req, res) => res.end(`${req.socket.authorized} ${req.socket.authorizationError}`));
+    const port = await listen(server, 0, '127.0.0.1');
+    try {
+      results.push(await within(new Promise((resolve, reject) => {
+        const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: rootCert, ...client }, () => {
+          sock.end('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+        });
+        let text = '';
+        sock.on('data', (d) => { text += d; });
+        sock.on('end', () => resolve(text.split('\r\n\r\n')[1]));
+        sock.on('error', reject);
+      }), 5000, 'a request with a client certificate'));
+    } finally {
+      await close(server);
+    }
+  }
+  assert.deepEqual(results, ['false DEPTH_ZERO_SELF_SIGNED_CERT', 'false DEPTH_ZERO_SELF_SIGNED_CERT']);
+});
