@@ -153,3 +153,40 @@ test('requestCert without ca checks client certificates against Node\'s bundled 
   }
   assert.deepEqual(results, ['false DEPTH_ZERO_SELF_SIGNED_CERT', 'false DEPTH_ZERO_SELF_SIGNED_CERT']);
 });
+
+// The key-log labels a server emits for a full TLS 1.3 handshake and then a resumed one.
+async function keylogLabels(mod) {
+  const { serverOptions, rootCert } = pki();
+  const server = mod.createServer({ ...serverOptions, minVersion: 'TLSv1.3' }, (req, res) => res.end());
+  const labels = [];
+  server.on('keylog', (line) => labels.push(line.toString().split(' ')[0]));
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    let session;
+    for (const round of ['full', 'resumed']) {
+      labels.push(`-- ${round}`);
+      const reused = await within(new Promise((resolve, reject) => {
+        let resumed;
+        const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: rootCert, session }, () => {
+          resumed = sock.isSessionReused();
+          sock.end('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+        });
+        sock.on('session', (s) => { session = s; });
+        sock.on('data', () => {});
+        sock.on('close', () => resolve(resumed));
+        sock.on('error', reject);
+      }), 5000, `a ${round} handshake`);
+      assert.equal(reused, round === 'resumed');
+    }
+  } finally {
+    await close(server);
+  }
+  return labels;
+}
+
+test('regression: a resumed TLS 1.3 handshake logged CLIENT_EARLY_TRAFFIC_SECRET, which node:https logs only for early data', async () => {
+  const sorted = (labels) => labels.join(' ').split('-- ').map((round) => round.trim().split(' ').sort().join(' '));
+  const theirs = sorted(await keylogLabels(https));
+  assert.equal(theirs.length, 3);
+  assert.deepEqual(sorted(await keylogLabels(rhttps)), theirs);
+});
