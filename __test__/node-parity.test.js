@@ -190,3 +190,39 @@ test('regression: a resumed TLS 1.3 handshake logged CLIENT_EARLY_TRAFFIC_SECRET
   assert.equal(theirs.length, 3);
   assert.deepEqual(sorted(await keylogLabels(rhttps)), theirs);
 });
+
+// Whether the end of the response dumped a request body the handler was reading (and paused).
+async function dumpedWhileReading(mod, separateBody) {
+  const server = mod.createServer((req, res) => {
+    req.once('data', () => {
+      req.pause();
+      res.end('ok');
+      res.on('finish', () => done(req._dumped));
+    });
+  });
+  let done;
+  const verdict = new Promise((resolve) => { done = resolve; });
+  const port = await listen(server, 0, '127.0.0.1');
+  const head = 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n';
+  const client = net.connect(port, '127.0.0.1', () => {
+    if (separateBody) {
+      client.write(head);
+      setTimeout(() => client.write('hello'), 50);
+    } else {
+      client.write(`${head}hello`);
+    }
+  });
+  client.on('error', () => {});
+  try {
+    return await within(verdict, 5000, 'the response to finish');
+  } finally {
+    client.destroy();
+    await close(server);
+  }
+}
+
+test('regression: a body that came with its head was dumped at the end of the response though the handler was reading it', async () => {
+  assert.equal(await dumpedWhileReading(http, true), false, 'node:http, body after the head');
+  assert.equal(await dumpedWhileReading(rhttp, true), false, 'rhttps, body after the head');
+  assert.equal(await dumpedWhileReading(rhttp, false), false, 'rhttps, body with the head');
+});

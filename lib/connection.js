@@ -221,6 +221,12 @@ class Connection {
     if (req === null || req.destroyed) return;
     req.complete = true;
     if (rawTrailers.length > 0) req._addHeaderLines(rawTrailers, rawTrailers.length);
+    // A reader already flowing is consuming the body, though IncomingMessage#_read (which
+    // marks that) never runs when the end arrives with the body, before the flow starts: so
+    // the end of the response does not dump what it is still to read, as on Node, where
+    // the body reaches a server reading it after the head.
+    const rs = req._readableState;
+    if (rs.flowing === true || rs.readableListening) req._consuming = true;
     req.push(null);
   }
 
