@@ -226,3 +226,39 @@ test('regression: a body that came with its head was dumped at the end of the re
   assert.equal(await dumpedWhileReading(rhttp, true), false, 'rhttps, body after the head');
   assert.equal(await dumpedWhileReading(rhttp, false), false, 'rhttps, body with the head');
 });
+
+// For a full handshake and then one resumed with its ticket: [resumed?, tickets received].
+async function ticketsPerHandshake(mod, version) {
+  const { serverOptions, rootCert } = pki();
+  const server = mod.createServer(serverOptions, (req, res) => res.end());
+  const port = await listen(server, 0, '127.0.0.1');
+  const rounds = [];
+  try {
+    let session;
+    for (let i = 0; i < 2; i++) {
+      rounds.push(await within(new Promise((resolve, reject) => {
+        let tickets = 0;
+        let resumed;
+        const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: rootCert, session, maxVersion: version, minVersion: version }, () => {
+          resumed = sock.isSessionReused();
+          sock.end('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+        });
+        sock.on('session', (s) => { session = s; tickets++; });
+        sock.on('data', () => {});
+        sock.on('close', () => resolve([resumed, tickets]));
+        sock.on('error', reject);
+      }), 5000, 'a handshake'));
+    }
+  } finally {
+    await close(server);
+  }
+  return rounds;
+}
+
+for (const version of ['TLSv1.3', 'TLSv1.2']) {
+  test(`a ${version} session resumed from its ticket gets no new ticket, as on node:https`, async () => {
+    const theirs = await ticketsPerHandshake(https, version);
+    assert.equal(theirs[1][0], true, 'node:https resumes');
+    assert.deepEqual(await ticketsPerHandshake(rhttps, version), theirs);
+  });
+}

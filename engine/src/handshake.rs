@@ -105,14 +105,14 @@ where
         start.into_stream(config).await
     };
     let limit = shared.limits.handshake_timeout();
-    let bounded = async move {
+    let bounded = crate::tickets::resumption_scope(async move {
         match limit {
             Some(limit) => tokio::time::timeout(limit, handshake)
                 .await
                 .unwrap_or_else(|_| Err(io::Error::from(io::ErrorKind::TimedOut))),
             None => handshake.await,
         }
-    };
+    });
     let (result, keylog) = if shared.keylog.load(Ordering::Relaxed) {
         keylog::collect(bounded).await
     } else {

@@ -4,6 +4,8 @@
 //! state. GCM authenticates, so the middle 16 (Node's HMAC key) are kept only for
 //! `getTicketKeys()` round trips.
 
+use std::cell::Cell;
+use std::future::Future;
 use std::sync::RwLock;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, NONCE_LEN};
@@ -11,6 +13,20 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use rustls::server::ProducesTickets;
 
 use crate::error::{EngineError, TlsOptionName};
+
+tokio::task_local! {
+    /// Whether the handshake running in this task opened a ticket the client offered.
+    static RESUMING: Cell<bool>;
+}
+
+/// Runs a handshake in which a session resumed from a ticket gets no new ticket, as on Node:
+/// its ticket callback answers "valid, no renewal" for a ticket sealed with the current key,
+/// so OpenSSL issues none and the client keeps using the one it has (a client that holds
+/// one ticket per server then keeps resuming with it). Outside this scope every handshake
+/// gets its tickets.
+pub async fn resumption_scope<F: Future>(handshake: F) -> F::Output {
+    RESUMING.scope(Cell::new(false), handshake).await
+}
 
 pub const KEY_LEN: usize = 48;
 const NAME_LEN: usize = 16;
@@ -94,6 +110,9 @@ impl ProducesTickets for TicketKeys {
 
     /// ticket = key name (16) | nonce (12) | AES-128-GCM(state) with the name as associated data.
     fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        if RESUMING.try_with(Cell::get).unwrap_or(false) {
+            return None;
+        }
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new().fill(&mut nonce).ok()?;
@@ -126,6 +145,7 @@ impl ProducesTickets for TicketKeys {
             .aead
             .open_in_place(nonce, Aad::from(name), &mut sealed)
             .ok()?;
+        let _ = RESUMING.try_with(|r| r.set(true));
         Some(plain.to_vec())
     }
 }
