@@ -73,6 +73,19 @@ export declare class NativeServer {
   end(id: number): void
   destroy(id: number): void
   /**
+   * Serves a stream the application hands over; its bytes go through the returned pipe.
+   * The addresses are the stream's own, when it is a socket (`null` otherwise).
+   */
+  adopt(remoteIp: string | undefined | null, remotePort: number, localIp: string | undefined | null, localPort: number): number
+  /** Bytes the adopted stream received; `false` means wait for PIPE_DRAIN. */
+  pipeWrite(pipe: number, data: Uint8Array): boolean
+  /** The adopted stream ended. */
+  pipeEnd(pipe: number): void
+  /** The adopted stream is gone. */
+  pipeDestroy(pipe: number): void
+  /** Holds the connection's output while the adopted stream cannot take more. */
+  pipePauseOutput(pipe: number, paused: boolean): void
+  /**
    * Destroys the connection if no request is arriving or being answered (for
    * `closeIdleConnections()`); whether it did.
    */

@@ -64,6 +64,10 @@ const EXPECTED = {
   ACCEPT_PAUSED: ['onAcceptPaused', 24, 'Too many open files'],
   DATA: ['onData', 9, Buffer.from([0, 1, 2, 255])],
   KEYLOG: ['onKeylog', 7, Buffer.from('CLIENT_RANDOM aa bb')],
+  PIPE_DATA: ['onPipeData', 4, Buffer.from('HTTP/1.1 200 OK\r\n')],
+  PIPE_END: ['onPipeEnd', 4],
+  PIPE_DRAIN: ['onPipeDrain', 4],
+  ADOPTED: ['onAdopted', 7, 4],
   HELLO: ['onHello', 3, 'a.test', true, ['h2', 'http/1.1'], v4('127.0.0.1', 1234)],
 };
 

@@ -262,3 +262,74 @@ for (const version of ['TLSv1.3', 'TLSv1.2']) {
     assert.deepEqual(await ticketsPerHandshake(rhttps, version), theirs);
   });
 }
+
+// Two in-memory Duplex streams, each one's writes the other's reads.
+function streamPair() {
+  const { Duplex } = require('node:stream');
+  const make = () => new Duplex({
+    read() {},
+    write(chunk, encoding, cb) { this.peer.push(chunk); cb(); },
+    final(cb) { this.peer.push(null); cb(); },
+  });
+  const a = make();
+  const b = make();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
+
+// Two keep-alive requests over a stream handed to `server` with emit('connection').
+async function overAdoptedDuplex(mod) {
+  const server = mod.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => res.end(`${req.method} ${req.url} ${body}`));
+  });
+  const [clientSide, serverSide] = streamPair();
+  server.emit('connection', serverSide);
+  const ask = (method, path, body) => within(new Promise((resolve, reject) => {
+    const req = http.request({ createConnection: () => clientSide, method, path, headers: { connection: 'keep-alive' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve(`${res.statusCode} ${text}`));
+    });
+    req.on('error', reject);
+    req.end(body);
+  }), 5000, `${method} ${path}`);
+  const answers = [await ask('GET', '/one'), await ask('POST', '/two', 'payload')];
+  clientSide.destroy();
+  return answers;
+}
+
+test('a Duplex handed over with emit(\'connection\') is served, keep-alive included, as on node:http', async () => {
+  const theirs = await overAdoptedDuplex(http);
+  assert.deepEqual(theirs, ['200 GET /one ', '200 POST /two payload']);
+  assert.deepEqual(await overAdoptedDuplex(rhttp), theirs);
+});
+
+// A TLS request to a plain net server that hands its sockets to `server` (the pattern of
+// sticky-session clusters): the body and the client address the handler saw.
+async function overHandedSocket(mod) {
+  const { serverOptions, rootCert } = pki();
+  const server = mod.createServer(serverOptions, (req, res) => res.end(`${req.socket.remoteAddress} ${req.socket.encrypted === true}`));
+  const front = net.createServer((socket) => server.emit('connection', socket));
+  const port = await listen(front, 0, '127.0.0.1');
+  try {
+    return await within(new Promise((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, servername: 'localhost', ca: rootCert, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    }), 5000, 'a request through the handed socket');
+  } finally {
+    await close(front);
+    await close(server);
+  }
+}
+
+test('a socket another server accepted, handed over with emit(\'connection\'), gets the TLS handshake and its request served, as on node:https', async () => {
+  const theirs = await overHandedSocket(https);
+  assert.equal(theirs, '127.0.0.1 true');
+  assert.equal(await overHandedSocket(rhttps), theirs);
+});

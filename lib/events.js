@@ -23,6 +23,10 @@ const KEYLOG = 12;
 const HELLO = 13;
 const ACCEPT_PAUSED = 14;
 const STREAM = 15;
+const PIPE_DATA = 16;
+const PIPE_END = 17;
+const PIPE_DRAIN = 18;
+const ADOPTED = 19;
 
 const FLAG_HAS_BODY = 1;
 const FLAG_KEEP_ALIVE = 2;
@@ -124,6 +128,10 @@ function dispatch(buf, sink) {
         }
         case DRAIN: sink.onDrain(id); break;
         case STREAM: sink.onStream(id, r.u32()); break;
+        case PIPE_DATA: sink.onPipeData(id, r.bytes32()); break;
+        case PIPE_END: sink.onPipeEnd(id); break;
+        case PIPE_DRAIN: sink.onPipeDrain(id); break;
+        case ADOPTED: sink.onAdopted(id, r.u32()); break;
         case CLIENT_ERROR: {
           const [code, reason] = NAMES.requestErrors[r.u8()];
           sink.onClientError(id, code, reason, r.bytes32());

@@ -15,6 +15,7 @@ const { NativeServer, defaultLimits } = require('./native');
 const { dispatch } = require('./events');
 const { createSocket } = require('./socket');
 const { Connection } = require('./connection');
+const adopted = require('./adopted');
 const { normalizeListenArgs } = require('./listen-args');
 const { tlsInput, TLS_OPTION_NAMES, offeredProtocols } = require('./tls-options');
 const { refuseNodeContext } = require('./secure-context');
@@ -37,6 +38,8 @@ function wakeFor(state) {
   };
 }
 
+const PIPE_GRACE_MS = 500;
+
 // Node 20's timeouts, as the engine defines them (one definition for both layers).
 const DEFAULTS = defaultLimits();
 
@@ -49,6 +52,12 @@ class ServerState {
     this.connections = new Map();
     // HTTP/2 streams, each served as a connection of its own (not counted as connections).
     this.streams = new Map();
+    // Streams handed over with emit('connection'), by pipe id (lib/adopted.js); and the
+    // connections being opened over them, by connection id, until their OPEN.
+    this.pipes = new Map();
+    this.adopting = new Map();
+    this.adoptedConnections = 0;
+    this.pipeTimer = null;
     this.address = null;
     this.listening = false;
     this.binding = false;
@@ -82,10 +91,13 @@ class ServerState {
   }
 
   updateRef() {
-    const active = this.listening || this.binding || this.connections.size > 0;
+    // An adopted stream keeps the process alive only if it does so itself (a socket does, a
+    // JS Duplex does not), as on Node; its bytes in flight do, through pipeActivity().
+    const busy = this.connections.size > this.adoptedConnections;
+    const active = this.listening || this.binding || busy;
     if (active) live.add(this);
     else live.delete(this);
-    const want = this.refed && (this.listening || this.connections.size > 0);
+    const want = this.refed && (this.listening || busy);
     if (want !== this.nativeRefed) {
       if (want) this.native.ref();
       else this.native.unref();
@@ -143,18 +155,52 @@ class ServerState {
     }
     const socket = createSocket(this.native, id, remote, local, this.secure ? tls : null, server);
     const conn = new Connection(this, socket);
+    // An adopted stream's 'connection' was the application's own emit.
+    const adoptedFrom = this.adopting.get(id);
+    this.adopting.delete(id);
+    if (adoptedFrom !== undefined) {
+      conn.adopted = true;
+      socket._pipeOwner = this;
+      this.adoptedConnections++;
+    }
     this.connections.set(id, conn);
     this.updateRef();
     conn.scope.runInAsyncScope(() => {
-      server.emit('connection', socket);
+      if (adoptedFrom === undefined) server.emit('connection', socket);
       if (this.secure) server.emit('secureConnection', socket);
     });
+  }
+
+  onAdopted(id, pipe) {
+    const entry = this.pipes.get(pipe);
+    if (entry !== undefined) this.adopting.set(id, entry);
+  }
+
+  // Bytes crossing a pipe are work under way on engine threads, which Node would see as
+  // queued I/O: the process stays up until PIPE_GRACE_MS after the last of them.
+  pipeActivity() {
+    if (this.pipeTimer !== null) this.pipeTimer.refresh();
+    else this.pipeTimer = setTimeout(() => { this.pipeTimer = null; }, PIPE_GRACE_MS);
+  }
+
+  onPipeData(pipe, data) {
+    adopted.onPipeData(this, pipe, data);
+  }
+
+  onPipeEnd(pipe) {
+    adopted.onPipeEnd(this, pipe);
+  }
+
+  onPipeDrain(pipe) {
+    adopted.onPipeDrain(this, pipe);
   }
 
   // Runs `conn[method](...args)` in the connection's async scope, if it is still open.
   run(id, method, a, b, c, d, e, f, g) {
     const conn = this.connections.get(id) ?? this.streams.get(id);
-    if (conn !== undefined) conn.scope.runInAsyncScope(conn[method], conn, a, b, c, d, e, f, g);
+    if (conn === undefined) return;
+    if (conn.adopted) this.pipeActivity();
+    conn.scope.runInAsyncScope(conn[method], conn, a, b, c, d, e, f, g);
   }
 
   onRequest(id, method, url, major, minor, rawHeaders, flags, head) {
@@ -225,6 +271,7 @@ class ServerState {
     const conn = this.connections.get(id);
     if (conn === undefined) return;
     this.connections.delete(id);
+    if (conn.adopted) this.adoptedConnections--;
     try {
       conn.scope.runInAsyncScope(conn.onClose, conn, code, message);
     } finally {
@@ -358,6 +405,14 @@ function onTlsClientError(err, conn) {
 
 // Limits live in the engine; these accessors keep `server.keepAliveTimeout = 65000` working
 // on a live server, as it does on node:https.
+// The server's 'connection' listener, as Node's connectionListener is: a socket the engine
+// accepted is the server's own; any other stream emitted as a connection is adopted.
+function adoptForeign(stream) {
+  const st = this[kState];
+  if (stream === null || typeof stream !== 'object' || stream._native === st.native) return;
+  adopted.adopt(st, stream);
+}
+
 const LIMITS = {
   headersTimeout: 'headersTimeout',
   requestTimeout: 'requestTimeout',
@@ -545,6 +600,7 @@ function defineServer(Base, secure) {
     this[kState] = new ServerState(this, options, secure);
     storeOptions(this, options);
     if (requestListener) this.on('request', requestListener);
+    this.on('connection', adoptForeign);
     if (secure) {
       this.addListener('tlsClientError', onTlsClientError);
       // Key-log lines cost a little per handshake: collected only while someone listens.

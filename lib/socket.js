@@ -76,6 +76,8 @@ function defineSocket(parentPrototype) {
       this._pendingWrite = null;
       this._closedByEngine = false;
       this._timer = null;
+      // The server state, for a connection over an adopted stream (see lib/adopted.js).
+      this._pipeOwner = null;
       this._httpMessage = null;
       this._paused = false;
       this._raw = false;
@@ -159,6 +161,7 @@ function defineSocket(parentPrototype) {
 
     // The engine flushes what is queued, sends close_notify and FIN, then reports CLOSE.
     _final(cb) {
+      this._touch();
       if (!this._closedByEngine) this._native.end(this._id);
       cb();
     }
@@ -236,6 +239,7 @@ function defineSocket(parentPrototype) {
     // Any traffic restarts the inactivity timer, as it does for net.Socket.
     _touch() {
       if (this._timer !== null) this._timer.refresh();
+      if (this._pipeOwner !== null) this._pipeOwner.pipeActivity();
     }
 
     _clearTimer() {

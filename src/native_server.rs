@@ -6,7 +6,7 @@
 //! environment cleanup hook shuts it down when that environment goes away, so a worker that
 //! exits without `close()` leaves no port bound and no connection open.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -485,6 +485,50 @@ impl NativeServer {
     #[napi(catch_unwind)]
     pub fn destroy(&self, id: u32) {
         self.engine.destroy(id)
+    }
+
+    /// Serves a stream the application hands over; its bytes go through the returned pipe.
+    /// The addresses are the stream's own, when it is a socket (`null` otherwise).
+    #[napi(catch_unwind)]
+    pub fn adopt(
+        &self,
+        remote_ip: Option<String>,
+        remote_port: u32,
+        local_ip: Option<String>,
+        local_port: u32,
+    ) -> napi::Result<u32, String> {
+        let addr = |ip: Option<String>, port: u32| {
+            let ip = ip?.parse::<IpAddr>().ok()?;
+            Some(SocketAddr::new(ip, u16::try_from(port).ok()?))
+        };
+        self.engine
+            .adopt(addr(remote_ip, remote_port), addr(local_ip, local_port))
+            .map_err(to_js)
+    }
+
+    /// Bytes the adopted stream received; `false` means wait for PIPE_DRAIN.
+    #[napi(catch_unwind)]
+    pub fn pipe_write(&self, pipe: u32, data: &[u8]) -> bool {
+        self.engine
+            .pipe_write(pipe, bytes::Bytes::copy_from_slice(data))
+    }
+
+    /// The adopted stream ended.
+    #[napi(catch_unwind)]
+    pub fn pipe_end(&self, pipe: u32) {
+        self.engine.pipe_end(pipe)
+    }
+
+    /// The adopted stream is gone.
+    #[napi(catch_unwind)]
+    pub fn pipe_destroy(&self, pipe: u32) {
+        self.engine.pipe_destroy(pipe)
+    }
+
+    /// Holds the connection's output while the adopted stream cannot take more.
+    #[napi(catch_unwind)]
+    pub fn pipe_pause_output(&self, pipe: u32, paused: bool) {
+        self.engine.pipe_pause_output(pipe, paused)
     }
 
     /// Destroys the connection if no request is arriving or being answered (for

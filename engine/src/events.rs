@@ -26,6 +26,10 @@
 //! | 13   | HELLO        | 0    | hello: u32, servername: str8, offers_alpn: u8, count: u8, then count × protocol: str8, remote: addr |
 //! | 14   | ACCEPT_PAUSED | 0   | errno: i32, detail: str16: accepting backs off, out of descriptors or memory (at most once a minute) |
 //! | 15   | STREAM       | id   | parent: u32: an HTTP/2 stream of connection `parent`, served under its own id (its REQUEST follows) |
+//! | 16   | PIPE_DATA    | pipe | data: bytes32: bytes the engine sends to an adopted stream (`pipe` counts apart from connection ids) |
+//! | 17   | PIPE_END     | pipe | (none): the engine's side of the pipe is closed (its connection closed, or its handshake failed) |
+//! | 18   | PIPE_DRAIN   | pipe | (none): the input written to the pipe fell below the high-water mark |
+//! | 19   | ADOPTED      | id   | pipe: u32: connection `id`, whose OPEN follows, is served over pipe `pipe` |
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -49,6 +53,10 @@ pub const KEYLOG: u8 = 12;
 pub const HELLO: u8 = 13;
 pub const ACCEPT_PAUSED: u8 = 14;
 pub const STREAM: u8 = 15;
+pub const PIPE_DATA: u8 = 16;
+pub const PIPE_END: u8 = 17;
+pub const PIPE_DRAIN: u8 = 18;
+pub const ADOPTED: u8 = 19;
 
 /// REQUEST flags.
 pub const FLAG_HAS_BODY: u8 = 1;
@@ -173,6 +181,24 @@ impl<'a> Encoder<'a> {
     pub fn stream(&mut self, id: u32, parent: u32) {
         self.head(STREAM, id);
         self.out.extend_from_slice(&parent.to_le_bytes());
+    }
+
+    pub fn pipe_data(&mut self, pipe: u32, data: &[u8]) {
+        self.head(PIPE_DATA, pipe);
+        self.bytes32(data);
+    }
+
+    pub fn pipe_end(&mut self, pipe: u32) {
+        self.head(PIPE_END, pipe);
+    }
+
+    pub fn pipe_drain(&mut self, pipe: u32) {
+        self.head(PIPE_DRAIN, pipe);
+    }
+
+    pub fn adopted(&mut self, id: u32, pipe: u32) {
+        self.head(ADOPTED, id);
+        self.out.extend_from_slice(&pipe.to_le_bytes());
     }
 
     pub fn client_error(&mut self, id: u32, error: RequestError, raw: &[u8]) {
@@ -354,6 +380,20 @@ pub enum Event {
         offers_alpn: bool,
         alpn: Vec<String>,
         remote: Option<SocketAddr>,
+    },
+    PipeData {
+        pipe: u32,
+        data: Vec<u8>,
+    },
+    PipeEnd {
+        pipe: u32,
+    },
+    PipeDrain {
+        pipe: u32,
+    },
+    Adopted {
+        id: u32,
+        pipe: u32,
     },
 }
 
@@ -593,6 +633,16 @@ impl Reader<'_> {
                 offers_alpn: self.flag()?,
                 alpn: self.list8(Self::str8)?,
                 remote: self.addr()?,
+            },
+            PIPE_DATA => Event::PipeData {
+                pipe: id,
+                data: self.bytes32()?,
+            },
+            PIPE_END => Event::PipeEnd { pipe: id },
+            PIPE_DRAIN => Event::PipeDrain { pipe: id },
+            ADOPTED => Event::Adopted {
+                id,
+                pipe: self.u32()?,
             },
             _ => return self.fail("an unknown event kind"),
         })

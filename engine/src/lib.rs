@@ -17,6 +17,7 @@ pub mod limits;
 pub mod listener;
 mod normalize;
 pub mod pfx;
+mod pipe;
 pub mod request;
 pub mod runtime;
 pub mod selfsigned;

@@ -28,6 +28,7 @@ use crate::handshake;
 use crate::hello::{self, HelloAnswer, HelloHooks};
 use crate::limits::Limits;
 use crate::listener::{self, Accepted, ListenOptions, Listener};
+use crate::pipe::{self, PipeHandle};
 use crate::runtime;
 use crate::tickets::TicketKeys;
 use crate::tls::{self, ServerTls, SniContexts, TlsOptions};
@@ -43,6 +44,10 @@ pub(crate) struct Shared {
     hooks: AtomicU8,
     pub(crate) hellos: Arc<hello::Pending>,
     conns: Mutex<HashMap<u32, ConnHandle>>,
+    /// Streams the application handed over (`adopt`), by pipe id (counted apart from
+    /// connection ids).
+    pipes: Mutex<HashMap<u32, PipeHandle>>,
+    next_pipe: AtomicU32,
     /// HTTP/2 streams the client reset, still counted against their connection's handler
     /// limit until the JS side has let go of them (`release_stream`).
     pub(crate) held_streams: Mutex<HashMap<u32, Box<dyn Send>>>,
@@ -125,6 +130,8 @@ impl Server {
                 hooks: AtomicU8::new(0),
                 hellos: Arc::default(),
                 conns: Mutex::new(HashMap::new()),
+                pipes: Mutex::new(HashMap::new()),
+                next_pipe: AtomicU32::new(1),
                 held_streams: Mutex::new(HashMap::new()),
                 next_id: AtomicU32::new(1),
                 listening: Mutex::new(None),
@@ -330,6 +337,65 @@ impl Server {
         self.on_conn(id, |c| c.upgrade(raw))
     }
 
+    /// Serves a stream the application hands over (Node's `server.emit('connection', s)`)
+    /// as an accepted connection: returns the id of the pipe its bytes go through (see
+    /// `pipe`). `remote`/`local` are the stream's addresses, when it has any.
+    pub fn adopt(
+        &self,
+        remote: Option<SocketAddr>,
+        local: Option<SocketAddr>,
+    ) -> Result<u32, EngineError> {
+        let rt = runtime::get()?;
+        let shared = &self.shared;
+        let pipe_id = loop {
+            let id = shared.next_pipe.fetch_add(1, Ordering::Relaxed);
+            if id != 0 && !lock(&shared.pipes).contains_key(&id) {
+                break id;
+            }
+        };
+        let cancel = shared.shutdown.child_token();
+        let (handle, stream, carry) = pipe::new_pipe(pipe_id, shared.events.clone(), cancel);
+        lock(&shared.pipes).insert(pipe_id, handle);
+        let accepted = Accepted {
+            stream,
+            remote,
+            local,
+        };
+        rt.spawn(connection_from(accepted, shared.clone(), Some(pipe_id)));
+        let owner = shared.clone();
+        rt.spawn(async move {
+            carry.await;
+            lock(&owner.pipes).remove(&pipe_id);
+        });
+        Ok(pipe_id)
+    }
+
+    /// Input for an adopted stream's connection; false once the pipe's queue is past its
+    /// high-water mark (PIPE_DRAIN follows).
+    pub fn pipe_write(&self, pipe: u32, data: Bytes) -> bool {
+        lock(&self.shared.pipes)
+            .get(&pipe)
+            .is_none_or(|p| p.write(data))
+    }
+
+    pub fn pipe_end(&self, pipe: u32) {
+        if let Some(p) = lock(&self.shared.pipes).get(&pipe) {
+            p.end();
+        }
+    }
+
+    pub fn pipe_destroy(&self, pipe: u32) {
+        if let Some(p) = lock(&self.shared.pipes).get(&pipe) {
+            p.destroy();
+        }
+    }
+
+    pub fn pipe_pause_output(&self, pipe: u32, paused: bool) {
+        if let Some(p) = lock(&self.shared.pipes).get(&pipe) {
+            p.set_output_paused(paused);
+        }
+    }
+
     /// Makes connection `id`'s task panic: for tests that an engine bug costs one connection,
     /// not the server, and that the JS side still sees it close.
     pub fn inject_fault(&self, id: u32) {
@@ -426,6 +492,14 @@ async fn connection<S>(conn: Accepted<S>, shared: Arc<Shared>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
+    connection_from(conn, shared, None).await
+}
+
+/// One connection, accepted or adopted through pipe `pipe`.
+async fn connection_from<S>(conn: Accepted<S>, shared: Arc<Shared>, pipe: Option<u32>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
     let tls = shared
         .tls
         .read()
@@ -452,7 +526,7 @@ where
     // OPEN, like every event, waits while the consumer is behind.
     shared.events.wait_for_room().await;
     let h2 = negotiated.alpn == b"h2";
-    let mut registration = register(&shared, remote, local, negotiated, keylog);
+    let mut registration = register(&shared, remote, local, negotiated, keylog, pipe);
     let result = if h2 {
         Box::pin(crate::http2::serve(stream, &registration.ctx, &shared)).await
     } else {
@@ -502,6 +576,7 @@ fn register(
     local: Option<SocketAddr>,
     negotiated: Negotiated,
     keylog: Vec<Vec<u8>>,
+    pipe: Option<u32>,
 ) -> Registration {
     let id = allocate_id(shared);
     let cancel = shared.shutdown.child_token();
@@ -509,6 +584,9 @@ fn register(
         conn::new_connection(id, cancel, shared.events.clone(), shared.limits.clone());
     lock(&shared.conns).insert(id, handle);
     shared.events.push(|ev| {
+        if let Some(pipe) = pipe {
+            ev.adopted(id, pipe);
+        }
         ev.open(id, remote, local, &negotiated);
         for line in &keylog {
             ev.keylog(id, line);

@@ -222,6 +222,25 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
             line: b"CLIENT_RANDOM aa bb".to_vec(),
         },
     );
+    case(
+        "PIPE_DATA",
+        &|e| e.pipe_data(4, b"HTTP/1.1 200 OK\r\n"),
+        Event::PipeData {
+            pipe: 4,
+            data: b"HTTP/1.1 200 OK\r\n".to_vec(),
+        },
+    );
+    case("PIPE_END", &|e| e.pipe_end(4), Event::PipeEnd { pipe: 4 });
+    case(
+        "PIPE_DRAIN",
+        &|e| e.pipe_drain(4),
+        Event::PipeDrain { pipe: 4 },
+    );
+    case(
+        "ADOPTED",
+        &|e| e.adopted(7, 4),
+        Event::Adopted { id: 7, pipe: 4 },
+    );
     let hello_from = addr("127.0.0.1:1234");
     case(
         "HELLO",
@@ -265,7 +284,7 @@ fn every_event_kind_encodes_to_the_golden_bytes() {
 fn every_event_kind_decodes_to_what_was_encoded() {
     let all = cases();
     let kinds: std::collections::BTreeSet<u8> = all.iter().map(|(_, bytes, _)| bytes[0]).collect();
-    assert_eq!(kinds.len(), 15, "a case for every event kind");
+    assert_eq!(kinds.len(), 19, "a case for every event kind");
     let mut batch = Vec::new();
     for (name, bytes, want) in &all {
         assert_eq!(
