@@ -59,6 +59,13 @@ test('a FIN after a complete request is no client error, as on node:http', async
   assert.deepEqual(await eventsAfterFin(rhttp, payload), theirs);
 });
 
+test('regression: a FIN after a request and a spare line break was taken for a head cut short', async () => {
+  const payload = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n';
+  const theirs = await eventsAfterFin(http, payload);
+  assert.deepEqual(theirs, ['request GET']);
+  assert.deepEqual(await eventsAfterFin(rhttp, payload), theirs);
+});
+
 // The listeners a CONNECT socket carries when the 'connect' listener gets it.
 async function connectSocketListeners(mod) {
   const server = mod.createServer();

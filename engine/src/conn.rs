@@ -626,7 +626,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     // As Node's parser.finish(): a FIN inside a head, or before a body of
                     // known length is complete, is a parse error rather than an end.
                     let cut_short = match &phase {
-                        Phase::Head { .. } => !buf.is_empty(),
+                        // Line breaks between requests are skipped, as llhttp skips them.
+                        Phase::Head { .. } => buf.iter().any(|&b| b != b'\r' && b != b'\n'),
                         Phase::Body { body, .. } => !matches!(body, Body::UntilClose),
                         _ => false,
                     };
