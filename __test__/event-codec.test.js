@@ -57,7 +57,7 @@ const EXPECTED = {
   'CLOSE clean': ['onClose', 8, '', ''],
   DRAIN: ['onDrain', 7],
   STREAM: ['onStream', 12, 7],
-  CLIENT_ERROR: ['onClientError', 7, 'HPE_INVALID_HEADER_TOKEN', 'Invalid header token', Buffer.from('Bad Header: x')],
+  CLIENT_ERROR: ['onClientError', 7, 'HPE_INVALID_HEADER_TOKEN', 'Invalid header token', 3, Buffer.from('Bad Header: x')],
   TLS_ERROR: ['onTlsError', 'ERR_SSL_WRONG_VERSION_NUMBER', 'received corrupt message', v4('127.0.0.2', 5)],
   'TLS_ERROR timeout': ['onTlsError', 'ERR_TLS_HANDSHAKE_TIMEOUT', 'TLS handshake timeout', v4('127.0.0.2', 5)],
   ACCEPT_ERROR: ['onAcceptError', 24, 'Too many open files'],

@@ -340,3 +340,37 @@ test('a socket another server accepted, handed over with emit(\'connection\'), g
   assert.equal(theirs, '127.0.0.1 true');
   assert.equal(await overHandedSocket(rhttps), theirs);
 });
+
+// clientError's code and bytesParsed for a head sent in one write.
+async function parseErrorPlace(mod, payload) {
+  const server = mod.createServer(() => {});
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    return await within(new Promise((resolve) => {
+      server.on('clientError', (err, socket) => {
+        resolve(`${err.code} at ${err.bytesParsed}`);
+        socket.destroy();
+      });
+      const client = net.connect(port, '127.0.0.1', () => client.write(payload));
+      client.on('error', () => {});
+    }), 5000, 'a clientError');
+  } finally {
+    await close(server);
+  }
+}
+
+test('clientError\'s bytesParsed names the byte where the head went wrong, as on node:http', async () => {
+  for (const payload of [
+    'FOO /\r\n',
+    'PATCHX / HTTP/1.1\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n',
+    'GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n',
+    'GET /\x01 HTTP/1.1\r\n\r\n',
+    'GET / HTXP/1.1\r\n\r\n',
+    'GET / HTTP/9.1\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n',
+  ]) {
+    const theirs = await parseErrorPlace(http, payload);
+    assert.equal(await parseErrorPlace(rhttp, payload), theirs, JSON.stringify(payload));
+  }
+});

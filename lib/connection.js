@@ -313,7 +313,7 @@ class Connection {
     this.socket._onEngineClose(err);
   }
 
-  onClientError(code, reason, rawPacket) {
+  onClientError(code, reason, bytesParsed, rawPacket) {
     let err;
     if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       err = Object.assign(new Error('Request timeout'), { code });
@@ -321,7 +321,7 @@ class Connection {
       // Node's parser.finish() error at the client's FIN: no packet, and no reason in the message.
       err = Object.assign(new Error('Parse Error'), { bytesParsed: 0, code, reason });
     } else {
-      err = Object.assign(new Error(`Parse Error: ${reason}`), { code, reason, bytesParsed: 0 });
+      err = Object.assign(new Error(`Parse Error: ${reason}`), { code, reason, bytesParsed });
       // Copied so a kept error does not pin the whole event batch in memory.
       err.rawPacket = Buffer.from(rawPacket);
     }

@@ -134,7 +134,8 @@ function dispatch(buf, sink) {
         case ADOPTED: sink.onAdopted(id, r.u32()); break;
         case CLIENT_ERROR: {
           const [code, reason] = NAMES.requestErrors[r.u8()];
-          sink.onClientError(id, code, reason, r.bytes32());
+          const parsed = r.u32();
+          sink.onClientError(id, code, reason, parsed, r.bytes32());
           break;
         }
         case TLS_ERROR: {

@@ -232,8 +232,8 @@ class ServerState {
     this.run(id, 'onDrain');
   }
 
-  onClientError(id, code, reason, raw) {
-    this.run(id, 'onClientError', code, reason, raw);
+  onClientError(id, code, reason, parsed, raw) {
+    this.run(id, 'onClientError', code, reason, parsed, raw);
   }
 
   // An HTTP/2 stream: a socket of its own that shares its connection's addresses and TLS

@@ -718,9 +718,17 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut, head_checked: &
             }
             ctx.state.pending.fetch_add(1, Ordering::SeqCst);
             ctx.events.push(|e| e.request(id, &head, buf, flags));
+            let refused_at = match head.framing {
+                Framing::Refused(err) => Some(crate::offence::offset(
+                    buf,
+                    err,
+                    ctx.limits.parse().max_size,
+                )),
+                _ => None,
+            };
             buf.advance(head.len);
-            if let Framing::Refused(err) = head.framing {
-                report_client_error(ctx, phase, buf, err);
+            if let (Framing::Refused(err), Some(at)) = (head.framing, refused_at) {
+                report_client_error_at(ctx, phase, buf, err, at);
                 return false;
             }
             *phase = if head.upgrade {
@@ -801,9 +809,27 @@ fn after_head(started: Instant, framing: Framing) -> Phase {
 }
 
 fn report_client_error(ctx: &ConnCtx, phase: &mut Phase, buf: &[u8], err: RequestError) {
+    // Only a head's offences are placed; in a body, the head that llhttp counts from is
+    // already gone.
+    let parsed = match phase {
+        Phase::Head { .. } => crate::offence::offset(buf, err, ctx.limits.parse().max_size),
+        _ => 0,
+    };
+    report_client_error_at(ctx, phase, buf, err, parsed);
+}
+
+fn report_client_error_at(
+    ctx: &ConnCtx,
+    phase: &mut Phase,
+    buf: &[u8],
+    err: RequestError,
+    parsed: usize,
+) {
     *phase = Phase::Failed;
     let raw = &buf[..buf.len().min(RAW_PACKET_MAX)];
-    ctx.events.push(|e| e.client_error(ctx.state.id, err, raw));
+    let parsed = u32::try_from(parsed).unwrap_or(u32::MAX);
+    ctx.events
+        .push(|e| e.client_error(ctx.state.id, err, parsed, raw));
 }
 
 /// When the current wait must end: the header and request clocks while a request is being

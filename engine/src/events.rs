@@ -18,7 +18,7 @@
 //! | 5    | PEER_END     | id   | (none): the client ended its side |
 //! | 6    | CLOSE        | id   | reason: u8 (`CloseReason`), detail: str16 (the OS's words, UTF-8) |
 //! | 7    | DRAIN        | id   | (none): queued writes fell below the high-water mark |
-//! | 8    | CLIENT_ERROR | id   | error: u8 (`RequestError`), raw: bytes32 (the unparsed input, at most 64 KiB) |
+//! | 8    | CLIENT_ERROR | id   | error: u8 (`RequestError`), parsed: u32 (where llhttp would have stopped: Node's `bytesParsed`), raw: bytes32 (the unparsed input, at most 64 KiB) |
 //! | 9    | TLS_ERROR    | 0    | failure: u8 (`HandshakeFailure`), detail: str16 (rustls's words, UTF-8), remote: addr |
 //! | 10   | ACCEPT_ERROR | 0    | errno: i32 (the OS's, positive), detail: str16 |
 //! | 11   | DATA         | id   | data: bytes32: bytes of an upgraded (or CONNECT) connection |
@@ -201,9 +201,10 @@ impl<'a> Encoder<'a> {
         self.out.extend_from_slice(&pipe.to_le_bytes());
     }
 
-    pub fn client_error(&mut self, id: u32, error: RequestError, raw: &[u8]) {
+    pub fn client_error(&mut self, id: u32, error: RequestError, parsed: u32, raw: &[u8]) {
         self.head(CLIENT_ERROR, id);
         self.u8(error as u8);
+        self.u32(parsed);
         self.bytes32(raw);
     }
 
@@ -351,6 +352,7 @@ pub enum Event {
     ClientError {
         id: u32,
         error: RequestError,
+        parsed: u32,
         raw: Vec<u8>,
     },
     TlsError {
@@ -600,6 +602,7 @@ impl Reader<'_> {
             CLIENT_ERROR => Event::ClientError {
                 id,
                 error: self.code(RequestError::from_u8, "an unknown request error")?,
+                parsed: self.u32()?,
                 raw: self.bytes32()?,
             },
             TLS_ERROR => Event::TlsError {

@@ -16,6 +16,7 @@ mod legacy_pem;
 pub mod limits;
 pub mod listener;
 mod normalize;
+mod offence;
 pub mod pfx;
 mod pipe;
 pub mod request;

@@ -164,10 +164,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
     );
     case(
         "CLIENT_ERROR",
-        &|e| e.client_error(7, RequestError::InvalidHeaderToken, b"Bad Header: x"),
+        &|e| e.client_error(7, RequestError::InvalidHeaderToken, 3, b"Bad Header: x"),
         Event::ClientError {
             id: 7,
             error: RequestError::InvalidHeaderToken,
+            parsed: 3,
             raw: b"Bad Header: x".to_vec(),
         },
     );

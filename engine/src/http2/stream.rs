@@ -137,7 +137,7 @@ async fn read_body(mut body: RecvStream, ctx: &ConnCtx) -> io::Result<()> {
             _ = state.cancel.cancelled() => return Ok(()),
             // requestTimeout, per stream: Node's clientError path answers 408 and destroys.
             _ = &mut timeout => {
-                ctx.events.push(|e| e.client_error(id, RequestError::Timeout, &[]));
+                ctx.events.push(|e| e.client_error(id, RequestError::Timeout, 0, &[]));
                 state.cancel.cancelled().await;
                 return Ok(());
             }
