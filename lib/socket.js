@@ -78,6 +78,9 @@ function defineSocket(parentPrototype) {
       this._timer = null;
       // The server state, for a connection over an adopted stream (see lib/adopted.js).
       this._pipeOwner = null;
+      // Node's value for a socket no HTTP parser reads (its own after an upgrade): the engine
+      // parses, so no JS parser is ever attached.
+      this.parser = null;
       this._httpMessage = null;
       this._paused = false;
       this._raw = false;
