@@ -162,8 +162,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// that cost per MiB by four.
 const BODY_CHUNK: usize = 64 * 1024;
 /// Reads of request heads start this small: an idle keep-alive connection then holds little
-/// (the buffer grows to `READ_CHUNK` for bodies, upgraded streams and large heads).
-const HEAD_CHUNK: usize = 1024;
+/// (most request heads of API clients and benchmarks fit; longer ones take another read from
+/// what TLS already decrypted, and the buffer grows for bodies, upgraded streams and large
+/// heads).
+const HEAD_CHUNK: usize = 256;
 /// How long a closed connection keeps draining the peer's input, so unread request bytes do
 /// not turn our FIN into a RST that destroys the response in flight.
 const LINGER: Duration = Duration::from_secs(2);
@@ -608,7 +610,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
         if can_read {
             ctx.events.wait_for_room().await;
             let chunk = match phase {
-                Phase::Head { .. } if buf.len() < HEAD_CHUNK => HEAD_CHUNK,
+                // A head longer than the first read grows the buffer in two steps, so a
+                // browser's half-kilobyte head does not cost a body-sized buffer.
+                Phase::Head { .. } if buf.len() < READ_CHUNK / 8 => (buf.len() * 8).max(HEAD_CHUNK),
                 Phase::Body { .. } => BODY_CHUNK,
                 _ => READ_CHUNK,
             };
