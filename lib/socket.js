@@ -34,9 +34,9 @@ function flushCompletions() {
 }
 
 // The engine's threshold for taking a write chunk by reference (`BY_REFERENCE_MIN` in
-// src/native_server.rs: just above its 64 KiB high-water mark); smaller chunks are cheaper
-// to copy.
-const BY_REFERENCE_MIN = 64 * 1024 + 1;
+// src/native_server.rs: above four times its 64 KiB high-water mark); smaller chunks are
+// cheaper to copy than a reference is to release.
+const BY_REFERENCE_MIN = 256 * 1024 + 1;
 
 function complete(cb) {
   if (completions.length === 0) setImmediate(flushCompletions);

@@ -184,7 +184,10 @@ type Teardown = (WeakServer, Arc<AtomicBool>);
 /// (`writev`); the JS layer sends them that way (`lib/socket.js`). Above the engine's
 /// high-water mark, so such a write always reports backpressure and its callback waits for
 /// the DRAIN that follows its bytes onto the wire: the caller may reuse the chunk only then.
-const BY_REFERENCE_MIN: usize = rhttps_engine::conn::WRITE_HIGH_WATER + 1;
+/// Releasing a reference from an engine thread costs a hand-off to the JS thread (napi-rs
+/// queues it there), more than copying a chunk of a few dozen KiB; a piped request body's
+/// chunks (64 KiB and a little more) are copied, a large response body goes by reference.
+const BY_REFERENCE_MIN: usize = 4 * rhttps_engine::conn::WRITE_HIGH_WATER + 1;
 
 #[napi(custom_finalize)]
 pub struct NativeServer {
