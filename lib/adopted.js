@@ -27,7 +27,6 @@ function adopt(st, stream) {
   stream.on('error', () => native.pipeDestroy(pipe));
   stream.on('close', () => native.pipeDestroy(pipe));
   stream.on('drain', () => native.pipePauseOutput(pipe, false));
-  if (typeof stream.resume === 'function') stream.resume();
 }
 
 // Engine events for pipes (see lib/events.js).

@@ -59,6 +59,8 @@ class Connection {
     // which can be before the response's write callbacks have run ('finish').
     this.isStream = socket._parent !== undefined;
     this.closeOnFinish = false;
+    // Served over a stream the application handed over (lib/adopted.js).
+    this.adopted = false;
     socket[kConnection] = this;
     socket.on('error', socketOnError);
     socket.on('timeout', socketOnTimeout);
