@@ -7,55 +7,21 @@
 
 use crate::request::RequestError;
 
-/// llhttp's method table for request lines: Node's `http.METHODS` and RTSP's, whose prefixes
-/// llhttp reads before it refuses a method (it stops at "FO", not at "F").
-const LLHTTP_METHODS: [&[u8]; 46] = [
-    b"ACL",
+/// RTSP's methods, which llhttp's method table for request lines holds beside Node's
+/// `http.METHODS` (`strict::METHODS`): it reads their prefixes before it refuses a method (it
+/// stops at "FO", not at "F").
+const RTSP_METHODS: [&[u8]; 11] = [
     b"ANNOUNCE",
-    b"BIND",
-    b"CHECKOUT",
-    b"CONNECT",
-    b"COPY",
-    b"DELETE",
     b"DESCRIBE",
     b"FLUSH",
-    b"GET",
     b"GET_PARAMETER",
-    b"HEAD",
-    b"LINK",
-    b"LOCK",
-    b"M-SEARCH",
-    b"MERGE",
-    b"MKACTIVITY",
-    b"MKCALENDAR",
-    b"MKCOL",
-    b"MOVE",
-    b"NOTIFY",
-    b"OPTIONS",
-    b"PATCH",
     b"PAUSE",
     b"PLAY",
-    b"POST",
-    b"PROPFIND",
-    b"PROPPATCH",
-    b"PURGE",
-    b"PUT",
-    b"QUERY",
-    b"REBIND",
     b"RECORD",
     b"REDIRECT",
-    b"REPORT",
-    b"SEARCH",
     b"SETUP",
     b"SET_PARAMETER",
-    b"SOURCE",
-    b"SUBSCRIBE",
     b"TEARDOWN",
-    b"TRACE",
-    b"UNBIND",
-    b"UNLINK",
-    b"UNLOCK",
-    b"UNSUBSCRIBE",
 ];
 
 /// The offset of the byte at which llhttp would report `err` in `head`, or 0 where it is not
@@ -141,8 +107,9 @@ pub fn offset(head: &[u8], err: RequestError, max_header_size: usize) -> usize {
 
 /// How many bytes of `method` begin one of llhttp's methods.
 fn known_prefix(method: &[u8]) -> usize {
-    LLHTTP_METHODS
+    crate::strict::METHODS
         .iter()
+        .chain(&RTSP_METHODS)
         .map(|m| m.iter().zip(method).take_while(|(a, b)| a == b).count())
         .max()
         .unwrap_or(0)

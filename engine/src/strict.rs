@@ -10,7 +10,7 @@
 use crate::request::RequestError;
 
 /// Node 20's `http.METHODS` (llhttp's HTTP methods), which is what its server accepts.
-const METHODS: [&[u8]; 35] = [
+pub(crate) const METHODS: [&[u8]; 35] = [
     b"ACL",
     b"BIND",
     b"CHECKOUT",
