@@ -10,8 +10,7 @@ function adopt(st, stream) {
   const native = st.native;
   const pipe = native.adopt(stream.remoteAddress ?? null, stream.remotePort ?? 0,
     stream.localAddress ?? null, stream.localPort ?? 0);
-  const entry = { stream, pipe, done: false };
-  st.pipes.set(pipe, entry);
+  st.pipes.set(pipe, { stream });
   st.pipeActivity();
   stream.on('data', (chunk) => {
     if (typeof chunk === 'string') chunk = Buffer.from(chunk);

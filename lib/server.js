@@ -52,10 +52,10 @@ class ServerState {
     this.connections = new Map();
     // HTTP/2 streams, each served as a connection of its own (not counted as connections).
     this.streams = new Map();
-    // Streams handed over with emit('connection'), by pipe id (lib/adopted.js); and the
-    // connections being opened over them, by connection id, until their OPEN.
+    // Streams handed over with emit('connection'), by pipe id (lib/adopted.js); and the ids
+    // of the connections being opened over them, until their OPEN.
     this.pipes = new Map();
-    this.adopting = new Map();
+    this.adopting = new Set();
     this.adoptedConnections = 0;
     this.pipeTimer = null;
     this.address = null;
@@ -139,6 +139,8 @@ class ServerState {
   // Engine events, one method per kind (see lib/events.js).
   onOpen(id, remote, local, tls) {
     const server = this.server;
+    // An adopted stream's 'connection' was the application's own emit.
+    const isAdopted = this.adopting.delete(id);
     const max = server.maxConnections;
     if (typeof max === 'number' && this.connections.size >= max) {
       // As net.Server: over maxConnections the connection is dropped and 'drop' says who.
@@ -155,10 +157,7 @@ class ServerState {
     }
     const socket = createSocket(this.native, id, remote, local, this.secure ? tls : null, server);
     const conn = new Connection(this, socket);
-    // An adopted stream's 'connection' was the application's own emit.
-    const adoptedFrom = this.adopting.get(id);
-    this.adopting.delete(id);
-    if (adoptedFrom !== undefined) {
+    if (isAdopted) {
       conn.adopted = true;
       socket._pipeOwner = this;
       this.adoptedConnections++;
@@ -166,14 +165,13 @@ class ServerState {
     this.connections.set(id, conn);
     this.updateRef();
     conn.scope.runInAsyncScope(() => {
-      if (adoptedFrom === undefined) server.emit('connection', socket);
+      if (!isAdopted) server.emit('connection', socket);
       if (this.secure) server.emit('secureConnection', socket);
     });
   }
 
   onAdopted(id, pipe) {
-    const entry = this.pipes.get(pipe);
-    if (entry !== undefined) this.adopting.set(id, entry);
+    if (this.pipes.has(pipe)) this.adopting.add(id);
   }
 
   // Bytes crossing a pipe are work under way on engine threads, which Node would see as
