@@ -18,16 +18,12 @@ const path = require('node:path');
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..');
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? def : args[i + 1];
-};
+const { option: opt, flag, rssKiB } = require('./common');
 const RUNS = Number(opt('runs', 5));
 const DURATION = Number(opt('duration', 5));
 const CONNECTIONS = Number(opt('connections', 64));
 const ONLY = opt('only', null);
-const PEERS = args.includes('--peers');
+const PEERS = flag('peers');
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -79,7 +75,7 @@ function requireTool(name, hint) {
 }
 
 function build() {
-  if (!args.includes('--no-build')) {
+  if (!flag('no-build')) {
     console.log('building the release binary (npm run build) and the pure-Rust reference server ...');
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     execFileSync('cargo', ['build', '--release', '--quiet', '-p', 'rhttps-reference-server'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -152,11 +148,6 @@ function statMicros(file) {
   const stat = fs.readFileSync(file, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
-}
-
-function rssKiB(pid) {
-  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-  return Number(m[1]);
 }
 
 // wrk's latency percentiles ("50%  812.00us") in microseconds.

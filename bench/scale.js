@@ -20,11 +20,7 @@ const https = require('node:https');
 const { spawn, execFileSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..');
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? def : args[i + 1];
-};
+const { option: opt, rssKiB } = require('./common');
 const hardLimit = Number(execFileSync('sh', ['-c', 'ulimit -Hn']).toString().trim()) || 1024;
 // The server needs a few descriptors of its own beyond the connections; so does each client.
 const CONNECTIONS = Number(opt('connections', Math.min(100_000, hardLimit - 500)));
@@ -39,10 +35,6 @@ function certificates() {
     '-keyout', 'ecdsa.key', '-out', 'ecdsa.crt', '-subj', '/CN=localhost', '-days', '2',
     '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
   return dir;
-}
-
-function rssKiB(pid) {
-  return Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)[1]);
 }
 
 function waitFor(child, pattern, what, ms) {

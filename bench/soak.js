@@ -13,11 +13,7 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { pki } = require('../__test__/helpers');
 
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? def : args[i + 1];
-};
+const { option: opt, rssKiB } = require('./common');
 const MINUTES = Number(opt('minutes', 10));
 const IMPL = opt('impl', 'rhttps');
 const SAMPLE_MS = 5000;
@@ -37,8 +33,7 @@ const SERVER = `
 `;
 
 function sampleOf(pid) {
-  const rssKiB = Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
-  return { rssMiB: rssKiB / 1024, fds: fs.readdirSync(`/proc/${pid}/fd`).length };
+  return { rssMiB: rssKiB(pid) / 1024, fds: fs.readdirSync(`/proc/${pid}/fd`).length };
 }
 
 function once(port, { method = 'GET', path: p = '/', body, agent, abortAfter }) {

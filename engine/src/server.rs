@@ -379,20 +379,21 @@ impl Server {
     }
 
     pub fn pipe_end(&self, pipe: u32) {
-        if let Some(p) = lock(&self.shared.pipes).get(&pipe) {
-            p.end();
-        }
+        self.on_pipe(pipe, PipeHandle::end)
     }
 
     pub fn pipe_destroy(&self, pipe: u32) {
-        if let Some(p) = lock(&self.shared.pipes).get(&pipe) {
-            p.destroy();
-        }
+        self.on_pipe(pipe, PipeHandle::destroy)
     }
 
     pub fn pipe_pause_output(&self, pipe: u32, paused: bool) {
+        self.on_pipe(pipe, |p| p.set_output_paused(paused))
+    }
+
+    /// As `on_conn`, for pipes: one that is gone has said PIPE_END already.
+    fn on_pipe(&self, pipe: u32, command: impl FnOnce(&PipeHandle)) {
         if let Some(p) = lock(&self.shared.pipes).get(&pipe) {
-            p.set_output_paused(paused);
+            command(p)
         }
     }
 
