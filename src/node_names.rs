@@ -92,6 +92,7 @@ fn handshake_failure(f: HandshakeFailure) -> (&'static str, &'static str) {
         HandshakeFailure::AlertReceived => ("ERR_SSL_TLSV1_ALERT", ""),
         HandshakeFailure::Other => ("ERR_SSL_HANDSHAKE_FAILURE", ""),
         HandshakeFailure::NoCertificate => ("ERR_SSL_NO_SUITABLE_SIGNATURE_ALGORITHM", ""),
+        HandshakeFailure::UnsupportedProtocol => ("ERR_SSL_UNSUPPORTED_PROTOCOL", ""),
     }
 }
 

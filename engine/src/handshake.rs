@@ -30,7 +30,7 @@ wire_enum! {
         NoApplicationProtocol,
         /// The bytes are not TLS (a plain HTTP request to an HTTPS port, say).
         NotTls,
-        /// No protocol version or cipher suite in common.
+        /// No cipher suite, group or signature scheme in common.
         NoSharedCipher,
         /// The client ended the handshake with an alert.
         AlertReceived,
@@ -38,6 +38,9 @@ wire_enum! {
         /// The server has no certificate for this client (made without `key`/`cert`, and no
         /// SNI context matched).
         NoCertificate,
+        /// The client offers only protocol versions the server does not enable (TLS 1.1 and
+        /// older, or 1.2 when `minVersion` is 1.3).
+        UnsupportedProtocol,
     }
 }
 
@@ -56,12 +59,26 @@ impl HandshakeFailure {
         {
             Some(rustls::Error::NoApplicationProtocol) => HandshakeFailure::NoApplicationProtocol,
             Some(rustls::Error::InvalidMessage(_)) => HandshakeFailure::NotTls,
-            Some(rustls::Error::PeerIncompatible(_)) => HandshakeFailure::NoSharedCipher,
+            Some(rustls::Error::PeerIncompatible(why)) => incompatibility(why),
             Some(rustls::Error::AlertReceived(_)) => HandshakeFailure::AlertReceived,
             // rustls reports an unresolved certificate as a general error.
             Some(rustls::Error::General(_)) if !has_certificate => HandshakeFailure::NoCertificate,
             _ => HandshakeFailure::Other,
         }
+    }
+}
+
+fn incompatibility(why: &rustls::PeerIncompatible) -> HandshakeFailure {
+    use rustls::PeerIncompatible as P;
+    match why {
+        // rustls looks for signature_algorithms before it compares versions; the extension was
+        // born with TLS 1.2, so a hello without it is an older client's.
+        P::SignatureAlgorithmsExtensionRequired
+        | P::Tls12NotOffered
+        | P::Tls12NotOfferedOrEnabled
+        | P::SupportedVersionsExtensionRequired
+        | P::ServerTlsVersionIsDisabledByOurConfig => HandshakeFailure::UnsupportedProtocol,
+        _ => HandshakeFailure::NoSharedCipher,
     }
 }
 
