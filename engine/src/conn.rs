@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -157,10 +157,12 @@ const WRITE_NOW_MAX: usize = 16 * 1024;
 /// Requests answered out of one connection's pipeline before reading stops until they are.
 const MAX_PIPELINED: usize = 64;
 const READ_CHUNK: usize = 16 * 1024;
-/// Request bodies are read in larger pieces: each BODY event costs the JS side a stream push
-/// and, when piped, a response write, whatever its size; four TLS records at a time cut
-/// that cost per MiB by four.
-const BODY_CHUNK: usize = 64 * 1024;
+/// Request bodies are read in larger pieces: each BODY event costs the JS side a wake-up, a
+/// stream push and, when piped, a response write, whatever its size. A body starts at four TLS
+/// records a read and, while reads keep filling that, doubles up to a quarter MiB, so a slow
+/// upload holds little and a fast one costs a sixteenth of the events per MiB.
+const BODY_CHUNK_MIN: usize = 64 * 1024;
+const BODY_CHUNK_MAX: usize = 256 * 1024;
 /// Reads of request heads start this small: an idle keep-alive connection then holds little
 /// (most request heads of API clients and benchmarks fit; longer ones take another read from
 /// what TLS already decrypted, and the buffer grows for bodies, upgraded streams and large
@@ -544,6 +546,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     };
     let mut idle_since: Option<Instant> = None;
     let mut head_checked = 0;
+    let mut held_end = None;
+    let mut body_chunk = BODY_CHUNK_MIN;
     loop {
         if state.fault.load(Ordering::SeqCst) {
             panic!("fault injected into connection {}", state.id);
@@ -584,6 +588,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
         if waiting && buf.capacity() > 2 * HEAD_CHUNK {
             buf = BytesMut::new();
         }
+        if waiting {
+            body_chunk = BODY_CHUNK_MIN;
+        }
         let idle = waiting && pending == 0;
         if idle {
             idle_since.get_or_insert_with(|| state.last_answered());
@@ -607,17 +614,21 @@ async fn read_loop<R: AsyncRead + Unpin>(
             buf.clear();
         }
         let can_read = !(paused || pipeline_full || stopped);
+        let mut fill_to = 0;
         if can_read {
             ctx.events.wait_for_room().await;
             let chunk = match phase {
                 // A head longer than the first read grows the buffer in two steps, so a
                 // browser's half-kilobyte head does not cost a body-sized buffer.
                 Phase::Head { .. } if buf.len() < READ_CHUNK / 8 => (buf.len() * 8).max(HEAD_CHUNK),
-                Phase::Body { .. } => BODY_CHUNK,
+                Phase::Body { .. } => body_chunk,
                 _ => READ_CHUNK,
             };
             if buf.capacity() - buf.len() < chunk / 4 {
                 buf.reserve(chunk);
+            }
+            if matches!(phase, Phase::Body { .. } | Phase::Raw) {
+                fill_to = chunk;
             }
         }
         let sleep = async {
@@ -627,10 +638,15 @@ async fn read_loop<R: AsyncRead + Unpin>(
             }
         };
         tokio::select! {
-            read = rd.read_buf(&mut buf), if can_read => {
+            read = read_ready(rd, &mut buf, fill_to, &mut held_end), if can_read => {
                 let ended = match read {
                     Ok(0) => true,
-                    Ok(_) => false,
+                    Ok(_) => {
+                        if matches!(phase, Phase::Body { .. }) && buf.len() >= fill_to {
+                            body_chunk = (body_chunk * 2).min(BODY_CHUNK_MAX);
+                        }
+                        false
+                    }
                     // A TLS client that closes without close_notify ends its input too:
                     // OpenSSL, and so Node, take that bare FIN as the end of the stream.
                     Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => true,
@@ -668,6 +684,52 @@ async fn read_loop<R: AsyncRead + Unpin>(
             _ = state.wake.notified() => {}
         }
     }
+}
+
+/// Reads, waiting as usual for the first bytes; then takes what else the stream already has,
+/// without waiting, until `buf` holds `fill_to` bytes. TLS hands over one record (16 KiB) per
+/// read, and each read of a body is an event and a stream push on the JS side, so a body
+/// arriving fast is passed on in pieces of `fill_to` instead. An end or error met after data
+/// is kept in `held` and returned by the next call, once the data before it is parsed.
+async fn read_ready<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    fill_to: usize,
+    held: &mut Option<io::Result<()>>,
+) -> io::Result<usize> {
+    if let Some(end) = held.take() {
+        return end.map(|()| 0);
+    }
+    let mut total = if buf.len() < fill_to {
+        let room = fill_to - buf.len();
+        rd.read_buf(&mut (&mut *buf).limit(room)).await?
+    } else {
+        rd.read_buf(buf).await?
+    };
+    if total == 0 {
+        return Ok(0);
+    }
+    let mut cx = Context::from_waker(Waker::noop());
+    while buf.len() < fill_to && buf.capacity() > buf.len() {
+        let room = fill_to - buf.len();
+        match tokio_util::io::poll_read_buf(
+            Pin::new(&mut *rd),
+            &mut cx,
+            &mut (&mut *buf).limit(room),
+        ) {
+            Poll::Ready(Ok(0)) => {
+                *held = Some(Ok(()));
+                break;
+            }
+            Poll::Ready(Ok(n)) => total += n,
+            Poll::Ready(Err(e)) => {
+                *held = Some(Err(e));
+                break;
+            }
+            Poll::Pending => break,
+        }
+    }
+    Ok(total)
 }
 
 /// A head still arriving is parsed again only when a line has ended in the new bytes, or once
