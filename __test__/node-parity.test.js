@@ -374,3 +374,35 @@ test('clientError\'s bytesParsed names the byte where the head went wrong, as on
     assert.equal(await parseErrorPlace(rhttp, payload), theirs, JSON.stringify(payload));
   }
 });
+
+// What the server's socket goes through when a TLS client half-closes right behind its request.
+async function socketEventsAfterHalfClose(make) {
+  const seen = [];
+  let closed;
+  const done = new Promise((resolve) => { closed = resolve; });
+  const server = make(pki().serverOptions, (req, res) => {
+    const socket = req.socket;
+    socket.on('finish', () => seen.push('finish'));
+    socket.on('close', () => { seen.push('close'); closed(); });
+    socket.on('error', (e) => seen.push(`error ${e.code}`));
+    res.end('hi');
+  });
+  const port = await listen(server, 0, '127.0.0.1');
+  try {
+    const client = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki().rootCert },
+      () => client.end('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'));
+    client.on('data', () => {});
+    client.on('error', () => {});
+    await within(done, 5000, 'the server socket closes');
+  } finally {
+    await close(server);
+  }
+  return seen;
+}
+
+test('regression: a socket whose client half-closed behind its request finishes before it is destroyed, as on node:https', async () => {
+  const ours = await socketEventsAfterHalfClose(rhttps.createServer);
+  const node = await socketEventsAfterHalfClose(https.createServer);
+  assert.deepEqual(node, ['finish', 'close']);
+  assert.deepEqual(ours, node);
+});

@@ -218,9 +218,13 @@ function defineSocket(parentPrototype) {
       return super.resume();
     }
 
+    // As net.Socket's: ended now, destroyed once what was written has finished. Destroying at
+    // once, inside the last write's own callback, made Node's stream error every callback
+    // still queued (an ERR_STREAM_DESTROYED with its stack, per connection).
     destroySoon() {
       if (this.writable) this.end();
-      else if (!this.destroyed) this.destroy();
+      if (this.writableFinished) this.destroy();
+      else this.once('finish', this.destroy);
     }
 
     setTimeout(ms, cb) {
