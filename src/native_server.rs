@@ -556,13 +556,13 @@ impl NativeServer {
         self.engine.response_done(id)
     }
 
-    /// Answers an upgrade request: `raw` turns the connection into a byte stream.
     /// The JS side is done with an HTTP/2 stream that ended without its response.
     #[napi(catch_unwind)]
     pub fn release_stream(&self, id: u32) {
         self.engine.release_stream(id)
     }
 
+    /// Answers an upgrade request: `raw` turns the connection into a byte stream.
     #[napi(catch_unwind)]
     pub fn upgrade(&self, id: u32, raw: bool) {
         self.engine.upgrade(id, raw)

@@ -687,9 +687,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
 }
 
 /// Reads, waiting as usual for the first bytes; then takes what else the stream already has,
-/// without waiting, until `buf` holds `fill_to` bytes. TLS hands over one record (16 KiB) per
-/// read, and each read of a body is an event and a stream push on the JS side, so a body
-/// arriving fast is passed on in pieces of `fill_to` instead. An end or error met after data
+/// without waiting, until `buf` holds `fill_to` bytes. A read of TLS gives what rustls has
+/// decrypted so far, often a record or a few, and each read of a body is an event and a stream
+/// push on the JS side, so a body arriving fast is passed on in pieces of `fill_to` instead. An end or error met after data
 /// is kept in `held` and returned by the next call, once the data before it is parsed.
 async fn read_ready<R: AsyncRead + Unpin>(
     rd: &mut R,
