@@ -93,11 +93,9 @@ export declare class NativeServer {
   pause(id: number): void
   resume(id: number): void
   responseDone(id: number): void
-  /**
-   * Answers an upgrade request: `raw` turns the connection into a byte stream.
-   * The JS side is done with an HTTP/2 stream that ended without its response.
-   */
+  /** The JS side is done with an HTTP/2 stream that ended without its response. */
   releaseStream(id: number): void
+  /** Answers an upgrade request: `raw` turns the connection into a byte stream. */
   upgrade(id: number, raw: boolean): void
   connectionCount(): number
   /** Keeps the process alive while this server can still deliver events. */
@@ -118,6 +116,18 @@ export interface BoundAddress {
 
 /** "release" or "debug": benchmarks refuse to measure a debug build. */
 export declare function buildProfile(): string
+
+/**
+ * Write chunks at least this large go to the engine by reference instead of being copied
+ * (`writev`); the JS layer sends them that way (`lib/socket.js`). Above the engine's
+ * high-water mark, so such a write always reports backpressure and its callback waits for
+ * the DRAIN that follows its bytes onto the wire: the caller may reuse the chunk only then.
+ * Releasing a reference from an engine thread costs a hand-off to the JS thread (napi-rs
+ * queues it there), more than copying a chunk of a few hundred KiB; a piped request body's
+ * pieces (up to 256 KiB) are copied, a large response body goes by reference. Exported, so
+ * the JS layer decides with the same number.
+ */
+export declare const BY_REFERENCE_MIN: number
 
 /**
  * Throws what `createServer` would throw for these TLS options; used by

@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.SecureIdentity = nativeBinding.SecureIdentity
 module.exports.buildProfile = nativeBinding.buildProfile
+module.exports.BY_REFERENCE_MIN = nativeBinding.BY_REFERENCE_MIN
 module.exports.checkSecureContext = nativeBinding.checkSecureContext
 module.exports.createSelfSignedCertificate = nativeBinding.createSelfSignedCertificate
 module.exports.defaultLimits = nativeBinding.defaultLimits

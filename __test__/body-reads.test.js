@@ -38,14 +38,13 @@ function send(port, payload, end) {
 function pipelined() {
   const a = crypto.randomBytes(700 * 1024);
   const b = crypto.randomBytes(300 * 1024);
-  let chunked = '';
   const parts = [];
   for (let at = 0, size = 1; at < b.length; size = size * 7 + 3) {
     const piece = b.subarray(at, at + (size % 90000) + 1);
     parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
     at += piece.length;
   }
-  chunked = Buffer.concat([...parts, Buffer.from('0\r\n\r\n')]);
+  const chunked = Buffer.concat([...parts, Buffer.from('0\r\n\r\n')]);
   return Buffer.concat([
     Buffer.from(`POST /a HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${a.length}\r\n\r\n`), a,
     Buffer.from('PUT /b HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked,

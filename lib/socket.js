@@ -33,10 +33,9 @@ function flushCompletions() {
   if (failures !== null) rethrowEach(failures);
 }
 
-// The engine's threshold for taking a write chunk by reference (`BY_REFERENCE_MIN` in
-// src/native_server.rs: above four times its 64 KiB high-water mark); smaller chunks are
-// cheaper to copy than a reference is to release.
-const BY_REFERENCE_MIN = 256 * 1024 + 1;
+// The engine's threshold for taking a write chunk by reference (src/native_server.rs);
+// smaller chunks are cheaper to copy than a reference is to release.
+const { BY_REFERENCE_MIN } = require('./native');
 
 function complete(cb) {
   if (completions.length === 0) setImmediate(flushCompletions);

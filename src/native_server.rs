@@ -185,9 +185,11 @@ type Teardown = (WeakServer, Arc<AtomicBool>);
 /// high-water mark, so such a write always reports backpressure and its callback waits for
 /// the DRAIN that follows its bytes onto the wire: the caller may reuse the chunk only then.
 /// Releasing a reference from an engine thread costs a hand-off to the JS thread (napi-rs
-/// queues it there), more than copying a chunk of a few dozen KiB; a piped request body's
-/// chunks (64 KiB and a little more) are copied, a large response body goes by reference.
-const BY_REFERENCE_MIN: usize = 4 * rhttps_engine::conn::WRITE_HIGH_WATER + 1;
+/// queues it there), more than copying a chunk of a few hundred KiB; a piped request body's
+/// pieces (up to 256 KiB) are copied, a large response body goes by reference. Exported, so
+/// the JS layer decides with the same number.
+#[napi]
+pub const BY_REFERENCE_MIN: u32 = 4 * rhttps_engine::conn::WRITE_HIGH_WATER as u32 + 1;
 
 #[napi(custom_finalize)]
 pub struct NativeServer {
@@ -454,7 +456,7 @@ impl NativeServer {
     /// reference each.
     #[napi(catch_unwind)]
     pub fn writev(&self, id: u32, chunks: Vec<Buffer>, by_reference: bool) -> bool {
-        if !by_reference || chunks.iter().all(|c| c.len() < BY_REFERENCE_MIN) {
+        if !by_reference || chunks.iter().all(|c| c.len() < BY_REFERENCE_MIN as usize) {
             let total = chunks.iter().map(|c| c.len()).sum();
             let mut joined = bytes::BytesMut::with_capacity(total);
             for c in &chunks {
@@ -465,7 +467,7 @@ impl NativeServer {
         let mut pieces = Vec::with_capacity(chunks.len());
         let mut small = bytes::BytesMut::new();
         for c in chunks {
-            if c.len() < BY_REFERENCE_MIN {
+            if c.len() < BY_REFERENCE_MIN as usize {
                 small.extend_from_slice(&c);
                 continue;
             }

@@ -585,10 +585,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
         let waiting = between && matches!(phase, Phase::Head { started: None });
         // A body-sized buffer is let go between requests: a keep-alive connection that has
         // received a body waits for the next head in as little as one that has not.
-        if waiting && buf.capacity() > 2 * HEAD_CHUNK {
-            buf = BytesMut::new();
-        }
         if waiting {
+            if buf.capacity() > 2 * HEAD_CHUNK {
+                buf = BytesMut::new();
+            }
             body_chunk = BODY_CHUNK_MIN;
         }
         let idle = waiting && pending == 0;
@@ -688,9 +688,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
 
 /// Reads, waiting as usual for the first bytes; then takes what else the stream already has,
 /// without waiting, until `buf` holds `fill_to` bytes. A read of TLS gives what rustls has
-/// decrypted so far, often a record or a few, and each read of a body is an event and a stream
-/// push on the JS side, so a body arriving fast is passed on in pieces of `fill_to` instead. An end or error met after data
-/// is kept in `held` and returned by the next call, once the data before it is parsed.
+/// decrypted so far, often a record or a few, and each read of a body is an event and a
+/// stream push on the JS side, so a body arriving fast is passed on in pieces of `fill_to`
+/// instead. An end or error met after data is kept in `held` and returned by the next call,
+/// once the data before it is parsed.
 async fn read_ready<R: AsyncRead + Unpin>(
     rd: &mut R,
     buf: &mut BytesMut,
