@@ -6,9 +6,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const https = require('node:https');
-const tls = require('node:tls');
 const rhttps = require('..');
-const { pki, listen, close } = require('./helpers');
+const { pki, listen, close, rawTls } = require('./helpers');
 
 function summarize(req, res) {
   const hash = crypto.createHash('sha256');
@@ -17,22 +16,12 @@ function summarize(req, res) {
   req.on('end', () => res.end(`${req.method} ${req.url} ${length} ${hash.digest('hex').slice(0, 16)}\n`));
 }
 
-// Sends `payload` in one write, and ends the connection right behind it when `end`; resolves
-// with the summary lines of every response once the server closes.
-function send(port, payload, end) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki().rootCert },
-      () => (end ? sock.end(payload) : sock.write(payload)));
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error('no close within 20 s')); }, 20000);
-    sock.on('data', (c) => chunks.push(c));
-    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
-    sock.on('close', () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('latin1');
-      resolve(text.match(/^(GET|POST|PUT) \S+ \d+ [0-9a-f]+$/gm) || []);
-    });
-  });
+// Sends `payload` in one write (and, with `end`, ends the connection right behind it);
+// resolves with the summary lines of every response once the server closes.
+async function send(port, payload, end) {
+  const r = await rawTls(port, payload, { waitMs: 20000, end });
+  assert.ok(r.closed, 'the server closes within 20 s');
+  return r.text.match(/^(GET|POST|PUT) \S+ \d+ [0-9a-f]+$/gm) || [];
 }
 
 function pipelined() {

@@ -114,12 +114,14 @@ function request(port, opts = {}, body) {
   });
 }
 
-// A raw TLS connection for byte-exact requests; resolves with everything until close.
-function rawTls(port, payload, { waitMs = 5000 } = {}) {
+// A raw TLS connection for byte-exact requests; resolves with everything until close. With
+// `end`, the client's side ends right behind the payload.
+function rawTls(port, payload, { waitMs = 5000, end = false } = {}) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: pki().rootCert }, () => {
-      if (payload) sock.write(payload);
+      if (end) sock.end(payload);
+      else if (payload) sock.write(payload);
     });
     const timer = setTimeout(() => { sock.destroy(); resolve({ text: Buffer.concat(chunks).toString('latin1'), closed: false }); }, waitMs);
     sock.on('data', (c) => chunks.push(c));
