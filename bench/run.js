@@ -118,10 +118,11 @@ function startServer(impl, scenario, certDir) {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${impl.name} server did not start in 30 s`)); }, 30_000);
     child.stdout.on('data', (d) => {
       out += d;
-      const m = out.match(/ready (\d+)/);
+      const m = out.match(/ready (\d+)(?: startup-cpu-ms ([\d.]+))?\r?\n/);
       if (m) {
         clearTimeout(timer);
-        resolve({ impl: impl.name, noMainThread: Boolean(impl.noMainThread), child, port: Number(m[1]) });
+        const startupMs = m[2] === undefined ? NaN : Number(m[2]);
+        resolve({ impl: impl.name, noMainThread: Boolean(impl.noMainThread), child, port: Number(m[1]), startupMs });
       }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${impl.name} server exited with ${code}`)); });
@@ -264,8 +265,9 @@ async function runMemory(certDir) {
         const loaded = rssKiB(s.child.pid);
         client.removeAllListeners('exit');
         client.stdin.end();
-        samples[impl.name].push({ idleMiB: idle / 1024, perConnKiB: (loaded - idle) / 1000 });
-        console.log(`  run ${run + 1} ${impl.name.padEnd(8)} idle RSS ${(idle / 1024).toFixed(1)} MiB, +${((loaded - idle) / 1000).toFixed(1)} KiB per idle TLS connection`);
+        samples[impl.name].push({ idleMiB: idle / 1024, perConnKiB: (loaded - idle) / 1000, startupMs: s.startupMs });
+        const startup = Number.isNaN(s.startupMs) ? '' : `, ${s.startupMs.toFixed(1)} ms CPU to start listening`;
+        console.log(`  run ${run + 1} ${impl.name.padEnd(8)} idle RSS ${(idle / 1024).toFixed(1)} MiB, +${((loaded - idle) / 1000).toFixed(1)} KiB per idle TLS connection${startup}`);
       } finally {
         stopServer(s);
       }
@@ -274,7 +276,7 @@ async function runMemory(certDir) {
   const summary = {};
   for (const impl of impls) {
     summary[impl.name] = { label: impl.label(scenario) };
-    for (const key of ['idleMiB', 'perConnKiB']) summary[impl.name][key] = median(samples[impl.name].map((x) => x[key]));
+    for (const key of ['idleMiB', 'perConnKiB', 'startupMs']) summary[impl.name][key] = median(samples[impl.name].map((x) => x[key]));
   }
   return summary;
 }
@@ -309,6 +311,7 @@ function printTable(all, memory) {
   if (memory) {
     row('idle process RSS, MiB', memory, 'idleMiB', 1, true);
     row('memory per idle TLS connection, KiB', memory, 'perConnKiB', 1, true);
+    row('start-up to listening (Node, the module, createServer), CPU ms', memory, 'startupMs', 1, true);
   }
   console.log('\nratios are rhttps ÷ the other server (✓: rhttps is at or past it); CPU, latency and memory: lower is better');
 }

@@ -1,6 +1,7 @@
 'use strict';
 // One benchmark server: `node bench/server.js <rhttps|node> <handler> <certDir> <key-type> <h1|h2>`.
-// Prints `ready <port>` once listening. Both implementations run the same handlers; for h2,
+// Prints `ready <port> startup-cpu-ms <ms>` once listening: the CPU the process spent up to then
+// (Node's own start, the same for both, plus loading the module, createServer and listen). Both implementations run the same handlers; for h2,
 // rhttps offers HTTP/2 (allowHTTP2) and the reference is node:http2's createSecureServer.
 
 const fs = require('node:fs');
@@ -52,5 +53,8 @@ const server = createServer(options, make());
 server.keepAliveTimeout = 120_000;
 server.headersTimeout = 120_000;
 if (protocol === 'h2' && impl === 'node') server.setTimeout(0);
-server.listen(0, '127.0.0.1', () => console.log(`ready ${server.address().port}`));
+server.listen(0, '127.0.0.1', () => {
+  const { user, system } = process.cpuUsage();
+  console.log(`ready ${server.address().port} startup-cpu-ms ${((user + system) / 1000).toFixed(1)}`);
+});
 process.on('SIGTERM', () => process.exit(0));
