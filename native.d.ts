@@ -53,8 +53,13 @@ export declare class NativeServer {
   listenUnix(path: string, backlog: number): void
   /** Stops accepting new connections and frees the port. */
   stopAccepting(): void
-  /** Takes the pending event batch (layout: the table in `engine/src/events.rs`). */
-  takeEvents(): Buffer
+  /**
+   * Takes the pending event batch (layout: the table in `engine/src/events.rs`): copied
+   * into `scratch`, a buffer the JS layer reuses, when it fits (the answer is its length),
+   * else handed over whole as a new Buffer. A new Buffer per batch costs an external
+   * allocation and its finalizer, more than copying the usual batch of a few events.
+   */
+  takeEventsInto(scratch: Buffer): number | Buffer
   /**
    * Writes bytes for a connection: straight to the socket from this (the JS) thread while
    * the server is lightly loaded, otherwise copied into its queue; `false` means wait for

@@ -95,3 +95,15 @@ test('a batch of every event is decoded in order', () => {
   dispatch(Buffer.concat([...cases.values()]), sink);
   assert.deepStrictEqual(calls.map((c) => c[0]), [...cases.keys()].map((name) => EXPECTED[name][0]));
 });
+
+test('a batch decoded from the reused buffer hands on copies, and only its length is read', () => {
+  const cases = golden();
+  const batch = Buffer.concat([...cases.values()]);
+  const reused = Buffer.alloc(batch.length + 64, 0xff);
+  batch.copy(reused);
+  const { sink, calls } = recorder();
+  dispatch(reused, sink, batch.length, true);
+  // The next batch overwrites the buffer; what listeners were given must not change.
+  reused.fill(0);
+  assert.deepStrictEqual(normalize(calls), [...cases.keys()].map((name) => normalize(EXPECTED[name])));
+});

@@ -36,9 +36,11 @@ const FLAG_BODY_UNTIL_CLOSE = 8;
 const FAMILY = { 4: 'IPv4', 6: 'IPv6' };
 
 class Reader {
-  constructor(buf) {
+  // `reused`: the buffer is taken again for the next batch, so bytes handed on are copies.
+  constructor(buf, reused) {
     this.buf = buf;
     this.o = 0;
+    this.reused = reused;
   }
   u8() { return this.buf[this.o++]; }
   u16() { const v = this.buf.readUInt16LE(this.o); this.o += 2; return v; }
@@ -49,7 +51,11 @@ class Reader {
   str16() { return this.str(this.u16()); }
   str32() { return this.str(this.u32()); }
   utf16() { const len = this.u16(); const s = this.buf.utf8Slice(this.o, this.o + len); this.o += len; return s; }
-  bytes32() { const len = this.u32(); const b = this.buf.subarray(this.o, this.o + len); this.o += len; return b; }
+  view32() { const len = this.u32(); const b = this.buf.subarray(this.o, this.o + len); this.o += len; return b; }
+  // Bytes for a listener: a view into the batch when the batch is its own, else a copy.
+  bytes32() { return this.reused ? Buffer.from(this.view32()) : this.view32(); }
+  // Bytes kept past the batch (as long as a socket): always a copy.
+  owned32() { return Buffer.from(this.view32()); }
   // An address as Node's sockets expose it: unknown parts (unix sockets) are undefined.
   addr() {
     const address = this.str8();
@@ -74,13 +80,39 @@ function keyInfo(group) {
   return known ? { type: 'ECDH', name: known.name, size: known.size } : { type: 'ECDH', name: `group 0x${group.toString(16)}` };
 }
 
-// Calls `sink` once per event. An exception from application code (a 'request' listener)
-// must not lose the rest of the batch: each is collected and rethrown after the batch, one
-// throw per exception and in order, so 'uncaughtException' sees every one as on node:https.
-function dispatch(buf, sink) {
-  const r = new Reader(buf);
+// Small batches are copied into this buffer, taken again for every batch of every server: a
+// batch is decoded to its end before the next is taken, as batches arrive from the event
+// loop. The busy flag keeps that true should a listener ever take a batch itself.
+const SCRATCH_SIZE = 32 * 1024;
+const scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+let scratchBusy = false;
+
+// Takes a server's pending batch from its native side and dispatches it.
+function dispatchPending(native, sink) {
+  const into = scratchBusy ? Buffer.allocUnsafeSlow(SCRATCH_SIZE) : scratch;
+  const taken = native.takeEventsInto(into);
+  if (typeof taken !== 'number') {
+    dispatch(taken, sink);
+  } else if (into !== scratch) {
+    dispatch(into, sink, taken);
+  } else {
+    scratchBusy = true;
+    try {
+      dispatch(scratch, sink, taken, true);
+    } finally {
+      scratchBusy = false;
+    }
+  }
+}
+
+// Calls `sink` once per event of `buf`'s first `length` bytes. An exception from application
+// code (a 'request' listener) must not lose the rest of the batch: each is collected and
+// rethrown after the batch, one throw per exception and in order, so 'uncaughtException'
+// sees every one as on node:https.
+function dispatch(buf, sink, length = buf.length, reused = false) {
+  const r = new Reader(buf, reused);
   let failures = null;
-  while (r.o < buf.length) {
+  while (r.o < length) {
     const kind = r.u8();
     const id = r.u32();
     try {
@@ -102,8 +134,7 @@ function dispatch(buf, sink) {
           tls.authorizationError = NAMES.verifyErrors[r.u8()] || null;
           tls.resumed = r.u8() === 1;
           const certs = r.u8();
-          // Copied: kept as long as the socket, longer than the event batch.
-          tls.peerChain = Array.from({ length: certs }, () => Buffer.from(r.bytes32()));
+          tls.peerChain = Array.from({ length: certs }, () => r.owned32());
           sink.onOpen(id, remote, local, tls);
           break;
         }
@@ -147,7 +178,7 @@ function dispatch(buf, sink) {
         case ACCEPT_ERROR: sink.onAcceptError(r.i32(), r.utf16()); break;
         case ACCEPT_PAUSED: sink.onAcceptPaused(r.i32(), r.utf16()); break;
         case DATA: sink.onData(id, r.bytes32()); break;
-        case KEYLOG: sink.onKeylog(id, Buffer.from(r.bytes32())); break;
+        case KEYLOG: sink.onKeylog(id, r.owned32()); break;
         case HELLO: {
           const hello = r.u32();
           const servername = r.str8();
@@ -172,4 +203,4 @@ function rethrowEach(errors) {
   for (const err of errors) process.nextTick(() => { throw err; });
 }
 
-module.exports = { dispatch, rethrowEach, FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE, FLAG_BODY_UNTIL_CLOSE };
+module.exports = { dispatch, dispatchPending, rethrowEach, FLAG_HAS_BODY, FLAG_KEEP_ALIVE, FLAG_UPGRADE, FLAG_BODY_UNTIL_CLOSE };

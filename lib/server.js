@@ -12,7 +12,7 @@ const stream = require('node:stream');
 const tls = require('node:tls');
 const util = require('node:util');
 const { NativeServer, defaultLimits } = require('./native');
-const { dispatch } = require('./events');
+const { dispatchPending } = require('./events');
 const { createSocket } = require('./socket');
 const { Connection } = require('./connection');
 const adopted = require('./adopted');
@@ -87,7 +87,7 @@ class ServerState {
   }
 
   onEvents() {
-    dispatch(this.native.takeEvents(), this);
+    dispatchPending(this.native, this);
   }
 
   updateRef() {

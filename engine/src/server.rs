@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::conn::{self, CloseReason, ConnHandle};
 use crate::error::EngineError;
-use crate::event_queue::{EventQueue, Waker};
+use crate::event_queue::{EventQueue, Taken, Waker};
 use crate::events::Negotiated;
 use crate::handshake;
 use crate::hello::{self, HelloAnswer, HelloHooks};
@@ -151,6 +151,11 @@ impl Server {
     /// Takes every event produced since the last call (see `events` for the layout).
     pub fn take_events(&self) -> Vec<u8> {
         self.shared.events.take()
+    }
+
+    /// Takes the pending event batch into `dst` if it fits (see `EventQueue::take_into`).
+    pub fn take_events_into(&self, dst: &mut [u8]) -> Taken {
+        self.shared.events.take_into(dst)
     }
 
     /// Undelivered event bytes above which reading and accepting pause.
