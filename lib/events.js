@@ -41,6 +41,8 @@ class Reader {
     this.buf = buf;
     this.o = 0;
     this.reused = reused;
+    this.method = '';
+    this.url = '';
   }
   u8() { return this.buf[this.o++]; }
   u16() { const v = this.buf.readUInt16LE(this.o); this.o += 2; return v; }
@@ -63,12 +65,55 @@ class Reader {
     const family = this.u8();
     return { address: address || undefined, port: port || undefined, family: FAMILY[family] };
   }
+  // `count` name/value pairs (a request's or a chunked body's trailers).
   headers(count) {
-    const raw = new Array(count * 2);
-    for (let i = 0; i < raw.length; i += 2) {
-      raw[i] = this.str16();
-      raw[i + 1] = this.str32();
+    const start = this.o;
+    let o = start;
+    for (let i = 0; i < count; i++) {
+      o += 2 + this.buf.readUInt16LE(o);
+      o += 4 + this.buf.readUInt32LE(o);
     }
+    return this.pairs(this.buf.latin1Slice(start, o), start, count);
+  }
+  // A request's method, URL and headers, into `method`, `url` and the returned raw headers.
+  // Their text is decoded by one call into Node's Buffer binding and cut into strings in JS:
+  // a call per string cost more than decoding the string.
+  requestHead() {
+    const buf = this.buf;
+    const start = this.o;
+    let o = start + 1 + buf[start];
+    o += 4 + buf.readUInt32LE(o);
+    const count = buf.readUInt16LE(o);
+    o += 2;
+    for (let i = 0; i < count; i++) {
+      o += 2 + buf.readUInt16LE(o);
+      o += 4 + buf.readUInt32LE(o);
+    }
+    const text = buf.latin1Slice(start, o);
+    const methodLen = buf[start];
+    this.method = text.slice(1, 1 + methodLen);
+    o = start + 1 + methodLen;
+    const urlLen = buf.readUInt32LE(o);
+    this.url = text.slice(o + 4 - start, o + 4 - start + urlLen);
+    this.o = o + 4 + urlLen + 2;
+    return this.pairs(text, start, count);
+  }
+  // Cuts `count` name/value pairs out of `text`, the latin1 decoding of the bytes from `start`.
+  pairs(text, start, count) {
+    const buf = this.buf;
+    const raw = new Array(count * 2);
+    let o = this.o;
+    for (let i = 0; i < raw.length; i += 2) {
+      const nameLen = buf.readUInt16LE(o);
+      o += 2;
+      raw[i] = text.slice(o - start, o - start + nameLen);
+      o += nameLen;
+      const valueLen = buf.readUInt32LE(o);
+      o += 4;
+      raw[i + 1] = text.slice(o - start, o - start + valueLen);
+      o += valueLen;
+    }
+    this.o = o;
     return raw;
   }
 }
@@ -142,9 +187,9 @@ function dispatch(buf, sink, length = buf.length, reused = false) {
           const flags = r.u8();
           const major = r.u8();
           const minor = r.u8();
-          const method = r.str8();
-          const url = r.str32();
-          const rawHeaders = r.headers(r.u16());
+          const rawHeaders = r.requestHead();
+          const method = r.method;
+          const url = r.url;
           const head = (flags & FLAG_UPGRADE) !== 0 ? r.bytes32() : null;
           sink.onRequest(id, method, url, major, minor, rawHeaders, flags, head);
           break;
