@@ -148,15 +148,25 @@ function defineSocket(parentPrototype) {
     }
 
     _writev(chunks, cb) {
-      const list = new Array(chunks.length);
+      // Empty chunks are left out: a response's end writes one after its body.
+      const list = [];
       let total = 0;
       for (let i = 0; i < chunks.length; i++) {
-        list[i] = chunks[i].chunk;
-        total += list[i].length;
+        const chunk = chunks[i].chunk;
+        if (chunk.length === 0) continue;
+        list.push(chunk);
+        total += chunk.length;
       }
       this._bytesWritten += total;
       this._touch();
-      if (!this._native.writev(this._id, list, this._byReference)) this._pendingWrite = cb;
+      // Chunks that are copied anyway (a corked response: head, chunk framing, body) are
+      // joined here and take write(), whose argument is a plain view: writev's list costs
+      // napi an element lookup and a reference per chunk, more than the copy.
+      let queued;
+      if (this._byReference && total >= BY_REFERENCE_MIN) queued = this._native.writev(this._id, list, true);
+      else if (list.length === 0) queued = true;
+      else queued = this._native.write(this._id, list.length === 1 ? list[0] : Buffer.concat(list, total));
+      if (!queued) this._pendingWrite = cb;
       else if (this.encrypted) complete(cb);
       else cb();
     }
