@@ -1,8 +1,9 @@
 'use strict';
 // One benchmark server: `node bench/server.js <rhttps|node> <handler> <certDir> <key-type> <h1|h2>`.
 // Prints `ready <port> startup-cpu-ms <ms>` once listening: the CPU the process spent up to then
-// (Node's own start, the same for both, plus loading the module, createServer and listen). Both implementations run the same handlers; for h2,
-// rhttps offers HTTP/2 (allowHTTP2) and the reference is node:http2's createSecureServer.
+// (Node's own start, the same for both, plus loading the module, createServer and listen).
+// Both implementations run the same handlers; for h2, rhttps offers HTTP/2 (allowHTTP2) and
+// the reference is node:http2's createSecureServer.
 
 const fs = require('node:fs');
 const path = require('node:path');

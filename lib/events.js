@@ -68,12 +68,7 @@ class Reader {
   // `count` name/value pairs (a request's or a chunked body's trailers).
   headers(count) {
     const start = this.o;
-    let o = start;
-    for (let i = 0; i < count; i++) {
-      o += 2 + this.buf.readUInt16LE(o);
-      o += 4 + this.buf.readUInt32LE(o);
-    }
-    return this.pairs(this.buf.latin1Slice(start, o), start, count);
+    return this.pairs(this.buf.latin1Slice(start, this.pairsEnd(start, count)), start, count);
   }
   // A request's method, URL and headers, into `method`, `url` and the returned raw headers.
   // Their text is decoded by one call into Node's Buffer binding and cut into strings in JS:
@@ -81,22 +76,23 @@ class Reader {
   requestHead() {
     const buf = this.buf;
     const start = this.o;
-    let o = start + 1 + buf[start];
-    o += 4 + buf.readUInt32LE(o);
-    const count = buf.readUInt16LE(o);
-    o += 2;
-    for (let i = 0; i < count; i++) {
-      o += 2 + buf.readUInt16LE(o);
-      o += 4 + buf.readUInt32LE(o);
-    }
-    const text = buf.latin1Slice(start, o);
     const methodLen = buf[start];
+    const urlAt = start + 1 + methodLen;
+    const countAt = urlAt + 4 + buf.readUInt32LE(urlAt);
+    const count = buf.readUInt16LE(countAt);
+    const text = buf.latin1Slice(start, this.pairsEnd(countAt + 2, count));
     this.method = text.slice(1, 1 + methodLen);
-    o = start + 1 + methodLen;
-    const urlLen = buf.readUInt32LE(o);
-    this.url = text.slice(o + 4 - start, o + 4 - start + urlLen);
-    this.o = o + 4 + urlLen + 2;
+    this.url = text.slice(urlAt + 4 - start, countAt - start);
+    this.o = countAt + 2;
     return this.pairs(text, start, count);
+  }
+  // Where `count` name/value pairs that start at `o` end.
+  pairsEnd(o, count) {
+    for (let i = 0; i < count; i++) {
+      o += 2 + this.buf.readUInt16LE(o);
+      o += 4 + this.buf.readUInt32LE(o);
+    }
+    return o;
   }
   // Cuts `count` name/value pairs out of `text`, the latin1 decoding of the bytes from `start`.
   pairs(text, start, count) {

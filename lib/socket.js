@@ -36,6 +36,8 @@ function flushCompletions() {
 // The engine's threshold for taking a write chunk by reference (src/native_server.rs);
 // smaller chunks are cheaper to copy than a reference is to release.
 const { BY_REFERENCE_MIN } = require('./native');
+// Corked chunks up to this many bytes in all are joined on this side (see _writev).
+const JOIN_MAX = 16 * 1024;
 
 function complete(cb) {
   if (completions.length === 0) setImmediate(flushCompletions);
@@ -159,13 +161,15 @@ function defineSocket(parentPrototype) {
       }
       this._bytesWritten += total;
       this._touch();
-      // Chunks that are copied anyway (a corked response: head, chunk framing, body) are
-      // joined here and take write(), whose argument is a plain view: writev's list costs
-      // napi an element lookup and a reference per chunk, more than the copy.
+      // A few small chunks (a corked response: head, chunk framing, body) are joined here and
+      // take write(), whose argument is a plain view: writev's list costs napi an element
+      // lookup and a reference per chunk, more than copying them. Larger ones go as a list,
+      // joined (or lent) by the engine, so they are not copied twice.
       let queued;
-      if (this._byReference && total >= BY_REFERENCE_MIN) queued = this._native.writev(this._id, list, true);
-      else if (list.length === 0) queued = true;
-      else queued = this._native.write(this._id, list.length === 1 ? list[0] : Buffer.concat(list, total));
+      if (list.length === 0) queued = true;
+      else if (list.length === 1 && !(this._byReference && total >= BY_REFERENCE_MIN)) queued = this._native.write(this._id, list[0]);
+      else if (total <= JOIN_MAX) queued = this._native.write(this._id, Buffer.concat(list, total));
+      else queued = this._native.writev(this._id, list, this._byReference);
       if (!queued) this._pendingWrite = cb;
       else if (this.encrypted) complete(cb);
       else cb();
