@@ -144,8 +144,8 @@ class Connection {
     socket._startRaw();
     req.complete = true;
     req.push(null);
-    // Copied so a kept head (ws unshifts it) does not pin the whole event batch in memory.
-    server.emit(eventName, req, socket, Buffer.from(head));
+    // The decoder copied the head out of its batch, so a kept one pins nothing else.
+    server.emit(eventName, req, socket, head);
   }
 
   // Node's special cases before 'request': missing Host, maxRequestsPerSocket, Expect.

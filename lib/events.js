@@ -50,8 +50,6 @@ class Reader {
   i32() { const v = this.buf.readInt32LE(this.o); this.o += 4; return v; }
   str(len) { const s = this.buf.latin1Slice(this.o, this.o + len); this.o += len; return s; }
   str8() { return this.str(this.u8()); }
-  str16() { return this.str(this.u16()); }
-  str32() { return this.str(this.u32()); }
   utf16() { const len = this.u16(); const s = this.buf.utf8Slice(this.o, this.o + len); this.o += len; return s; }
   view32() { const len = this.u32(); const b = this.buf.subarray(this.o, this.o + len); this.o += len; return b; }
   // Bytes for a listener: a view into the batch when the batch is its own, else a copy.
@@ -186,7 +184,8 @@ function dispatch(buf, sink, length = buf.length, reused = false) {
           const rawHeaders = r.requestHead();
           const method = r.method;
           const url = r.url;
-          const head = (flags & FLAG_UPGRADE) !== 0 ? r.bytes32() : null;
+          // Kept by an upgrade listener (ws unshifts it), so a copy, not a view into the batch.
+          const head = (flags & FLAG_UPGRADE) !== 0 ? r.owned32() : null;
           sink.onRequest(id, method, url, major, minor, rawHeaders, flags, head);
           break;
         }
