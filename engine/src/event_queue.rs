@@ -1,8 +1,16 @@
 //! The hand-off from engine threads to the consumer's thread: events (`events`) are appended to
 //! one flat buffer and the consumer is woken once per batch, not once per event.
+//!
+//! An engine worker thread does not wake the consumer at the first event of a batch but when it
+//! runs out of work (tokio's park hook, `engine_thread_parking`), or once the batch has waited
+//! `MAX_DEFER`: the events one pass over the ready sockets produces (a connection's OPEN, its
+//! first request and its end; requests from many connections) reach the consumer in one
+//! wake-up. Where both threads share a core, each wake-up is a context switch.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -24,18 +32,85 @@ const KEPT_CAPACITY: usize = 64 * 1024;
 /// A batch of at most this many pushes (a request or two) is a light load.
 const LIGHT_BATCH: usize = 2;
 
+/// The longest an engine thread that stays busy holds back a batch's wake-up: on more than
+/// one core the consumer works while the engine goes on reading.
+const MAX_DEFER: Duration = Duration::from_micros(100);
+
+thread_local! {
+    /// Set on tokio's worker threads, the only ones whose park hook pays owed wake-ups.
+    static DEFERS: Cell<bool> = const { Cell::new(false) };
+    /// Wake-ups this thread owes, paid when it parks.
+    static OWED: RefCell<Vec<Arc<Wake>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// tokio's `on_thread_park` hook: the worker is out of work, so the consumers of the batches
+/// it started are woken now. It also marks the thread as one that defers.
+pub fn engine_thread_parking() {
+    DEFERS.set(true);
+    OWED.with_borrow_mut(|owed| {
+        for wake in owed.drain(..) {
+            wake.owed.store(false, Ordering::Release);
+            wake.now();
+        }
+    });
+}
+
+/// The consumer's wake-up, shared with the owing thread's list.
+struct Wake {
+    /// The consumer has been woken for the pending batch (cleared when it takes it).
+    scheduled: AtomicBool,
+    /// Some engine thread's list holds this until it parks.
+    owed: AtomicBool,
+    /// When the batch's wake-up was first held back, in nanoseconds since `born`.
+    deferred_at: AtomicU64,
+    born: Instant,
+    waker: Box<dyn Waker>,
+}
+
+impl Wake {
+    fn now(&self) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            self.waker.wake();
+        }
+    }
+
+    fn elapsed_ns(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// After a push: wakes the consumer now, or leaves it to this thread's park.
+    fn after_push(self: &Arc<Self>) {
+        if self.scheduled.load(Ordering::Acquire) {
+            return;
+        }
+        if !DEFERS.get() {
+            return self.now();
+        }
+        if !self.owed.swap(true, Ordering::AcqRel) {
+            self.deferred_at.store(self.elapsed_ns(), Ordering::Relaxed);
+            OWED.with_borrow_mut(|owed| owed.push(Arc::clone(self)));
+        } else {
+            let waited = self
+                .elapsed_ns()
+                .saturating_sub(self.deferred_at.load(Ordering::Relaxed));
+            if u128::from(waited) >= MAX_DEFER.as_nanos() {
+                self.now();
+            }
+        }
+    }
+}
+
 pub struct EventQueue {
     buf: Mutex<Vec<u8>>,
     /// The buffer's length, kept beside it so the room check on every read and parse needs
     /// no lock.
     pending: AtomicUsize,
-    scheduled: AtomicBool,
+    wake: Arc<Wake>,
     /// Pushes into the batch being gathered, and into the last one taken.
     pushes: AtomicUsize,
     last_batch: AtomicUsize,
     high_water: AtomicUsize,
     drained: Notify,
-    waker: Box<dyn Waker>,
 }
 
 impl EventQueue {
@@ -43,12 +118,17 @@ impl EventQueue {
         EventQueue {
             buf: Mutex::new(Vec::with_capacity(4096)),
             pending: AtomicUsize::new(0),
-            scheduled: AtomicBool::new(false),
+            wake: Arc::new(Wake {
+                scheduled: AtomicBool::new(false),
+                owed: AtomicBool::new(false),
+                deferred_at: AtomicU64::new(0),
+                born: Instant::now(),
+                waker,
+            }),
             pushes: AtomicUsize::new(0),
             last_batch: AtomicUsize::new(0),
             high_water: AtomicUsize::new(HIGH_WATER),
             drained: Notify::new(),
-            waker,
         }
     }
 
@@ -58,8 +138,9 @@ impl EventQueue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends events and wakes the consumer if this starts a new batch. Whatever `encode`
-    /// writes lands whole or not at all: a panic inside it cannot leave half an event behind.
+    /// Appends events; a new batch's consumer is woken (the module's comment says when).
+    /// Whatever `encode` writes lands whole or not at all: a panic inside it cannot leave half
+    /// an event behind.
     pub fn push(&self, encode: impl FnOnce(&mut Encoder<'_>)) {
         {
             let mut guard = self.lock();
@@ -74,9 +155,7 @@ impl EventQueue {
             self.pending.store(partial.buf.len(), Ordering::Relaxed);
             self.pushes.fetch_add(1, Ordering::Relaxed);
         }
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.waker.wake();
-        }
+        self.wake.after_push();
     }
 
     /// Takes the whole pending batch. The next push after this wakes the consumer again.
@@ -117,7 +196,7 @@ impl EventQueue {
 
     /// With the lock held: the batch is being taken.
     fn start_next_batch(&self) {
-        self.scheduled.store(false, Ordering::Release);
+        self.wake.scheduled.store(false, Ordering::Release);
         self.pending.store(0, Ordering::Relaxed);
         let pushes = self.pushes.swap(0, Ordering::Relaxed);
         self.last_batch.store(pushes, Ordering::Relaxed);
@@ -213,6 +292,68 @@ mod tests {
         assert_eq!(wakes.load(Ordering::Relaxed), 2);
         assert_eq!(queue.take_into(&mut dst), Taken::Copied(expected.len() / 2));
         assert_eq!(queue.take_into(&mut dst), Taken::Copied(0));
+    }
+
+    /// Runs `f` on a thread of its own that defers wake-ups as tokio's workers do.
+    fn on_a_deferring_thread(f: impl FnOnce() + Send + 'static) {
+        std::thread::spawn(move || {
+            engine_thread_parking();
+            f();
+        })
+        .join()
+        .expect("the test thread finished");
+    }
+
+    #[test]
+    fn a_worker_thread_wakes_the_consumer_once_when_it_parks_not_at_the_first_push() {
+        on_a_deferring_thread(|| {
+            let (queue, wakes) = queue();
+            queue.push(|e| e.drain(1));
+            queue.push(|e| e.drain(2));
+            assert_eq!(
+                wakes.load(Ordering::Relaxed),
+                0,
+                "held back while the thread works"
+            );
+            engine_thread_parking();
+            assert_eq!(wakes.load(Ordering::Relaxed), 1);
+            queue.push(|e| e.drain(3));
+            engine_thread_parking();
+            assert_eq!(
+                wakes.load(Ordering::Relaxed),
+                1,
+                "the batch's wake-up is not repeated"
+            );
+            let mut dst = [0u8; 64];
+            assert!(matches!(queue.take_into(&mut dst), Taken::Copied(n) if n > 0));
+            queue.push(|e| e.drain(4));
+            engine_thread_parking();
+            assert_eq!(
+                wakes.load(Ordering::Relaxed),
+                2,
+                "the next batch wakes again"
+            );
+        });
+    }
+
+    #[test]
+    fn a_batch_held_back_past_max_defer_wakes_the_consumer_at_the_next_push() {
+        on_a_deferring_thread(|| {
+            let (queue, wakes) = queue();
+            queue.push(|e| e.drain(1));
+            std::thread::sleep(MAX_DEFER * 2);
+            queue.push(|e| e.drain(2));
+            assert_eq!(wakes.load(Ordering::Relaxed), 1);
+            engine_thread_parking();
+            assert_eq!(wakes.load(Ordering::Relaxed), 1);
+        });
+    }
+
+    #[test]
+    fn a_thread_that_never_parks_as_a_worker_wakes_the_consumer_at_once() {
+        let (queue, wakes) = queue();
+        queue.push(|e| e.drain(1));
+        assert_eq!(wakes.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub fn get() -> Result<&'static Runtime, EngineError> {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(worker_threads())
                 .thread_name("rhttps-io")
+                .on_thread_park(crate::event_queue::engine_thread_parking)
                 .enable_io()
                 .enable_time()
                 .build()
