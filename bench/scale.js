@@ -84,7 +84,10 @@ async function measure(impl, certDir) {
     for (let left = CONNECTIONS, i = 0; left > 0; i++) {
       const n = Math.min(left, PER_CLIENT);
       left -= n;
-      const client = spawn('taskset', ['-c', '1', process.execPath, path.join(__dirname, 'idle-connections.js'), String(port), String(n), String(SOURCES)],
+      // The holders share core 1 with this process's fresh requests. V8's memory reducer
+      // would run a full GC of each holder's ~10,000 sockets about 8 s after they open
+      // (incremental steps of up to 20 ms), which a fresh request made then waited behind.
+      const client = spawn('taskset', ['-c', '1', process.execPath, '--no-memory-reducer', path.join(__dirname, 'idle-connections.js'), String(port), String(n), String(SOURCES)],
         { stdio: ['pipe', 'pipe', 'inherit'] });
       clients.push(client);
       await waitFor(client, /open/, `client ${i} (${n} connections)`, 600_000);
