@@ -2,8 +2,8 @@
 //! one flat buffer and the consumer is woken once per batch, not once per event.
 //!
 //! An engine worker thread does not wake the consumer at the first event of a batch but when it
-//! runs out of work (tokio's park hook, `engine_thread_parking`), or once the batch has waited
-//! `MAX_DEFER`: the events one pass over the ready sockets produces (a connection's OPEN, its
+//! runs out of work (tokio's park hook, `engine_thread_parking`), or, while it stays busy, at
+//! the first event after the batch has waited `MAX_DEFER`: the events one pass over the ready sockets produces (a connection's OPEN, its
 //! first request and its end; requests from many connections) reach the consumer in one
 //! wake-up. Where both threads share a core, each wake-up is a context switch.
 
