@@ -140,13 +140,17 @@ function defineSocket(parentPrototype) {
     _write(chunk, encoding, cb) {
       this._bytesWritten += chunk.length;
       this._touch();
-      // A large chunk goes by reference (writev passes it to the engine without a copy).
-      const queued = this._byReference && chunk.length >= BY_REFERENCE_MIN
-        ? this._native.writev(this._id, [chunk], true)
-        : this._native.write(this._id, chunk);
+      const queued = this._writeChunk(chunk);
       if (!queued) this._pendingWrite = cb;
       else if (this.encrypted) complete(cb);
       else cb();
+    }
+
+    // One chunk to the engine; a large one goes by reference (writev passes it without a copy).
+    _writeChunk(chunk) {
+      return this._byReference && chunk.length >= BY_REFERENCE_MIN
+        ? this._native.writev(this._id, [chunk], true)
+        : this._native.write(this._id, chunk);
     }
 
     _writev(chunks, cb) {
@@ -167,7 +171,7 @@ function defineSocket(parentPrototype) {
       // joined (or lent) by the engine, so they are not copied twice.
       let queued;
       if (list.length === 0) queued = true;
-      else if (list.length === 1 && !(this._byReference && total >= BY_REFERENCE_MIN)) queued = this._native.write(this._id, list[0]);
+      else if (list.length === 1) queued = this._writeChunk(list[0]);
       else if (total <= JOIN_MAX) queued = this._native.write(this._id, Buffer.concat(list, total));
       else queued = this._native.writev(this._id, list, this._byReference);
       if (!queued) this._pendingWrite = cb;

@@ -3,9 +3,10 @@
 //!
 //! An engine worker thread does not wake the consumer at the first event of a batch but when it
 //! runs out of work (tokio's park hook, `engine_thread_parking`), or, while it stays busy, at
-//! the first event after the batch has waited `MAX_DEFER`: the events one pass over the ready sockets produces (a connection's OPEN, its
-//! first request and its end; requests from many connections) reach the consumer in one
-//! wake-up. Where both threads share a core, each wake-up is a context switch.
+//! the first event after the batch has waited `MAX_DEFER`: the events one pass over the ready
+//! sockets produces (a connection's OPEN, its first request and its end; requests from many
+//! connections) reach the consumer in one wake-up. Where both threads share a core, each
+//! wake-up is a context switch.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -90,6 +91,8 @@ impl Wake {
             self.deferred_at.store(self.elapsed_ns(), Ordering::Relaxed);
             OWED.with_borrow_mut(|owed| owed.push(Arc::clone(self)));
         } else {
+            // Still owed from an earlier batch woken by age: this thread has not parked
+            // since, the consumer is busy, and the batch goes at once.
             let waited = self
                 .elapsed_ns()
                 .saturating_sub(self.deferred_at.load(Ordering::Relaxed));
