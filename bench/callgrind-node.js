@@ -12,21 +12,14 @@
 // valgrind, over one keep-alive HTTP/1.1 TLS connection.
 
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { execFileSync, spawn } = require('node:child_process');
+
+const { ecdsaCertificateDir } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..');
 const SMALL = 3000;
 const LARGE = 8000;
-
-function certificates() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-callgrind-node-'));
-  const { key, cert } = require('..').createSelfSignedCertificate({ hosts: ['localhost', '127.0.0.1'] });
-  fs.writeFileSync(path.join(dir, 'ecdsa.key'), key);
-  fs.writeFileSync(path.join(dir, 'ecdsa.crt'), cert);
-  return dir;
-}
 
 // Runs `impl`'s server under callgrind for `count` requests; resolves with its instruction total.
 function instructions(impl, count, certDir) {
@@ -79,7 +72,7 @@ async function main() {
       process.exit(2);
     }
   }
-  const certDir = certificates();
+  const certDir = ecdsaCertificateDir('rhttps-callgrind-node-');
   try {
     console.log('| server | instructions per keep-alive hello request (whole process) |');
     console.log('|---|---|');

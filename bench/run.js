@@ -18,7 +18,7 @@ const path = require('node:path');
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..');
-const { option: opt, flag, rssKiB } = require('./common');
+const { option: opt, flag, rssKiB, ecdsaCertificateDir } = require('./common');
 const RUNS = Number(opt('runs', 5));
 const DURATION = Number(opt('duration', 5));
 const CONNECTIONS = Number(opt('connections', 64));
@@ -101,10 +101,7 @@ function installPeers() {
 }
 
 function certificates() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-bench-'));
-  const { key, cert } = require('..').createSelfSignedCertificate({ hosts: ['localhost', '127.0.0.1'] });
-  fs.writeFileSync(path.join(dir, 'ecdsa.key'), key);
-  fs.writeFileSync(path.join(dir, 'ecdsa.crt'), cert);
+  const dir = ecdsaCertificateDir('rhttps-bench-');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rsa.key', '-out', 'rsa.crt',
     '-subj', '/CN=localhost', '-days', '2', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
   return dir;
