@@ -8,14 +8,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::{LazyConfigAcceptor, TlsAcceptor};
 
 use crate::events::Negotiated;
 use crate::hello::{self, HelloAnswer, HelloInfo};
 use crate::keylog;
 use crate::server::Shared;
 use crate::tls::ServerTls;
+use crate::tls_stream::{Accepting, TlsStream};
 use crate::wire::wire_enum;
 
 wire_enum! {
@@ -90,11 +89,6 @@ pub(crate) struct Secured<S> {
     pub keylog: Vec<Vec<u8>>,
 }
 
-/// How much encrypted output rustls holds before a write must wait for the socket. Its default
-/// (64 KiB) makes a large body four records per `writev`; a quarter MiB is a quarter of the
-/// system calls per MiB. Only bodies that big fill it, and it empties as the socket takes it.
-const SEND_BUFFER_LIMIT: usize = 256 * 1024;
-
 /// Runs the handshake under `handshakeTimeout`. A failure is reported as TLS_ERROR (unless the
 /// application dropped the connection itself) and gives `None`.
 pub(crate) async fn secure<S>(
@@ -109,11 +103,8 @@ where
     let hooks = shared.hello_hooks();
     let config = tls.config.clone();
     let handshake = async move {
-        if !hooks.any() {
-            return TlsAcceptor::from(config).accept(stream).await;
-        }
-        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
-        let hello = HelloInfo::of(&start.client_hello());
+        let mut start = Accepting::new(stream);
+        let hello = start.client_hello().await?;
         let config = if hooks.wants(hello.servername.as_deref(), hello.offers_alpn) {
             match ask_application(shared, &hello, remote).await? {
                 HelloAnswer::Proceed { identity, alpn } => {
@@ -124,7 +115,7 @@ where
         } else {
             config
         };
-        start.into_stream(config).await
+        start.handshake(config, hello.servername).await
     };
     let limit = shared.limits.handshake_timeout();
     let bounded = crate::tickets::resumption_scope(async move {
@@ -140,7 +131,7 @@ where
     } else {
         (bounded.await, Vec::new())
     };
-    let mut stream = match result {
+    let stream = match result {
         Ok(stream) => stream,
         Err(e) if hello::is_aborted(&e) => return None,
         Err(e) => {
@@ -152,7 +143,6 @@ where
             return None;
         }
     };
-    stream.get_mut().1.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
     let negotiated = negotiated(&stream, tls);
     Some(Secured {
         stream,
@@ -162,7 +152,7 @@ where
 }
 
 fn negotiated<S>(stream: &TlsStream<S>, tls: &ServerTls) -> Negotiated {
-    let (_, session) = stream.get_ref();
+    let session = stream.session();
     let mut out = Negotiated {
         version: session
             .protocol_version()
@@ -176,7 +166,7 @@ fn negotiated<S>(stream: &TlsStream<S>, tls: &ServerTls) -> Negotiated {
             .alpn_protocol()
             .map(<[u8]>::to_vec)
             .unwrap_or_default(),
-        servername: session.server_name().unwrap_or("").to_string(),
+        servername: stream.servername().unwrap_or("").to_string(),
         group: session
             .negotiated_key_exchange_group()
             .map(|g| u16::from(g.name()))

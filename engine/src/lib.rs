@@ -27,6 +27,7 @@ mod strict;
 pub mod tickets;
 pub mod tls;
 pub mod tls_policy;
+mod tls_stream;
 mod wire;
 
 pub use error::EngineError;

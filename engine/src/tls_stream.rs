@@ -1,0 +1,807 @@
+//! A server TLS connection on rustls's unbuffered API. Between reads it holds only rustls's
+//! state (keys, counters, what was negotiated): ciphertext is read into a scratch buffer of
+//! the thread and decrypted there, and sealed into another before the socket takes it. What a
+//! read or a write leaves over (a record cut short, plaintext beyond what the reader asked
+//! for, ciphertext the socket did not take) is kept in a buffer of its own that is let go
+//! once it empties. rustls's buffered connection keeps a 4 KiB receive buffer for its whole
+//! life, a fifth of what an idle connection otherwise costs.
+//!
+//! The client's hello is read first with rustls's `Acceptor`, so the application can choose
+//! the configuration from it (`hello`); its bytes are then handed, unchanged, to the
+//! connection that does the handshake.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::thread::LocalKey;
+
+use rustls::server::{Acceptor, ServerConnectionData, UnbufferedServerConnection};
+use rustls::unbuffered::{
+    ConnectionState, EncodeError, EncodeTlsData, EncryptError, InsufficientSizeError,
+    UnbufferedStatus, WriteTraffic,
+};
+use rustls::{CommonState, ServerConfig};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+
+use crate::hello::HelloInfo;
+
+/// Ciphertext read from the socket at a time: four full records.
+const READ_SIZE: usize = 64 * 1024;
+/// Plaintext sealed by one write. A larger body is taken in pieces this size, each handed to
+/// the socket before the next is sealed.
+const SEAL_MAX: usize = 256 * 1024;
+/// More than any record adds to its plaintext (header, content type, explicit nonce, tag).
+const RECORD_OVERHEAD: usize = 64;
+const MAX_FRAGMENT: usize = 16 * 1024;
+/// Room for a key update rustls may queue ahead of the next record.
+const SEAL_SLACK: usize = 512;
+/// Vectored writes up to this size are joined into one write, so a frame's head and its data
+/// share a record.
+const JOIN_MAX: usize = 64 * 1024;
+
+thread_local! {
+    static READ_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static SEAL_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `len` bytes of the thread's scratch buffer. The buffer is taken out while
+/// `f` runs, so a nested use (or a thread shutting down) gets a fresh one instead.
+fn with_scratch<R>(
+    key: &'static LocalKey<RefCell<Vec<u8>>>,
+    len: usize,
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> R {
+    let mut buf = key
+        .try_with(|cell| {
+            cell.try_borrow_mut()
+                .map(|mut b| std::mem::take(&mut *b))
+                .ok()
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    let out = f(&mut buf[..len]);
+    let _ = key.try_with(|cell| {
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = buf;
+        }
+    });
+    out
+}
+
+fn tls_error(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// Ciphertext the socket has not taken yet, oldest first.
+#[derive(Default)]
+struct Outgoing {
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Outgoing {
+    fn is_empty(&self) -> bool {
+        self.at == self.buf.len()
+    }
+
+    /// Gives rustls `room` bytes at the end to fill, keeps what it filled.
+    fn append<E>(
+        &mut self,
+        room: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let start = self.buf.len();
+        self.buf.resize(start + room, 0);
+        let filled = fill(&mut self.buf[start..]);
+        self.buf.truncate(start + *filled.as_ref().unwrap_or(&0));
+        filled
+    }
+
+    fn encode(&mut self, mut record: EncodeTlsData<'_, ServerConnectionData>) -> io::Result<()> {
+        let mut room = 2048;
+        loop {
+            match self.append(room, |b| record.encode(b)) {
+                Ok(_) | Err(EncodeError::AlreadyEncoded) => return Ok(()),
+                Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                    room = required_size;
+                }
+            }
+        }
+    }
+
+    /// Writes everything queued; the buffer is let go once the socket has it all.
+    fn poll_flush<S: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        while self.at < self.buf.len() {
+            let n = ready!(Pin::new(&mut *io).poll_write(cx, &self.buf[self.at..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.at += n;
+        }
+        *self = Outgoing::default();
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Plaintext decrypted beyond what a read asked for.
+#[derive(Default)]
+struct Plain {
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Plain {
+    fn is_empty(&self) -> bool {
+        self.at == self.buf.len()
+    }
+
+    /// Puts what fits of `payload` into `dst` and keeps the rest, after anything kept before.
+    fn deliver(&mut self, payload: &[u8], dst: Option<&mut ReadBuf<'_>>) {
+        let mut rest = payload;
+        if let Some(dst) = dst.filter(|_| self.is_empty()) {
+            let now = rest.len().min(dst.remaining());
+            dst.put_slice(&rest[..now]);
+            rest = &rest[now..];
+        }
+        self.buf.extend_from_slice(rest);
+    }
+
+    fn take_into(&mut self, dst: &mut ReadBuf<'_>) -> usize {
+        let n = (self.buf.len() - self.at).min(dst.remaining());
+        dst.put_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        if self.is_empty() {
+            *self = Plain::default();
+        }
+        n
+    }
+}
+
+/// The parts of a connection that processing records touches.
+struct Records<'a> {
+    conn: &'a mut UnbufferedServerConnection,
+    plain: &'a mut Plain,
+    out: &'a mut Outgoing,
+    peer_closed: &'a mut bool,
+}
+
+impl Records<'_> {
+    /// Processes the whole records at the front of `records`: application data goes to `dst`
+    /// (what does not fit, or all of it without `dst`, to `plain`), and what rustls sends in
+    /// answer (handshake messages, a key update, alerts) to `out`. Returns how many bytes it
+    /// used; the rest is an incomplete record. A failure leaves its alert queued in `out`.
+    fn process(
+        &mut self,
+        records: &mut [u8],
+        mut dst: Option<&mut ReadBuf<'_>>,
+    ) -> io::Result<usize> {
+        let mut used = 0;
+        loop {
+            let UnbufferedStatus { discard, state } =
+                self.conn.process_tls_records(&mut records[used..]);
+            let more = match state {
+                Err(e) => {
+                    used += discard;
+                    self.queue_alert(&mut records[used..]);
+                    return Err(tls_error(e));
+                }
+                Ok(ConnectionState::ReadTraffic(mut traffic)) => {
+                    while let Some(record) = traffic.next_record() {
+                        let record = record.map_err(tls_error)?;
+                        self.plain.deliver(record.payload, dst.as_deref_mut());
+                    }
+                    true
+                }
+                Ok(ConnectionState::EncodeTlsData(record)) => {
+                    self.out.encode(record)?;
+                    true
+                }
+                // What was encoded is in `out`, on its way.
+                Ok(ConnectionState::TransmitTlsData(transmit)) => {
+                    transmit.done();
+                    true
+                }
+                Ok(ConnectionState::PeerClosed) => {
+                    *self.peer_closed = true;
+                    true
+                }
+                // Early data is never accepted (`max_early_data_size` stays 0).
+                Ok(ConnectionState::ReadEarlyData(mut early)) => {
+                    while let Some(record) = early.next_record() {
+                        record.map_err(tls_error)?;
+                    }
+                    true
+                }
+                Ok(_) => false,
+            };
+            used += discard;
+            if !more {
+                return Ok(used);
+            }
+        }
+    }
+
+    /// Encodes the alert rustls queued when it failed.
+    fn queue_alert(&mut self, records: &mut [u8]) {
+        loop {
+            let UnbufferedStatus { state, .. } = self.conn.process_tls_records(records);
+            match state {
+                Ok(ConnectionState::EncodeTlsData(record)) => {
+                    if self.out.encode(record).is_err() {
+                        return;
+                    }
+                }
+                Ok(ConnectionState::TransmitTlsData(transmit)) => transmit.done(),
+                _ => return,
+            }
+        }
+    }
+
+    /// Brings the connection to where it may send and runs `f` there; `None` once this side
+    /// has sent close_notify and the peer has too.
+    fn write_traffic<R>(
+        &mut self,
+        incoming: &mut Vec<u8>,
+        f: impl FnOnce(&mut WriteTraffic<'_, ServerConnectionData>, &mut Outgoing) -> R,
+    ) -> io::Result<Option<R>> {
+        let mut f = Some(f);
+        loop {
+            let UnbufferedStatus { discard, state } =
+                self.conn.process_tls_records(&mut incoming[..]);
+            let done = match state {
+                Err(e) => return Err(tls_error(e)),
+                Ok(ConnectionState::WriteTraffic(mut traffic)) => {
+                    Some(f.take().map(|f| f(&mut traffic, &mut *self.out)))
+                }
+                Ok(ConnectionState::Closed) => Some(None),
+                Ok(ConnectionState::BlockedHandshake) => {
+                    return Err(io::ErrorKind::NotConnected.into())
+                }
+                Ok(ConnectionState::ReadTraffic(mut traffic)) => {
+                    while let Some(record) = traffic.next_record() {
+                        let record = record.map_err(tls_error)?;
+                        self.plain.deliver(record.payload, None);
+                    }
+                    None
+                }
+                Ok(ConnectionState::EncodeTlsData(record)) => {
+                    self.out.encode(record)?;
+                    None
+                }
+                Ok(ConnectionState::TransmitTlsData(transmit)) => {
+                    transmit.done();
+                    None
+                }
+                Ok(ConnectionState::PeerClosed) => {
+                    *self.peer_closed = true;
+                    None
+                }
+                Ok(_) => Some(None),
+            };
+            incoming.drain(..discard);
+            if let Some(done) = done {
+                return Ok(done);
+            }
+        }
+    }
+}
+
+/// A connection whose handshake has not started: the socket, and the bytes read from it.
+pub(crate) struct Accepting<S> {
+    io: S,
+    incoming: Vec<u8>,
+    out: Outgoing,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Accepting<S> {
+    pub fn new(io: S) -> Self {
+        Accepting {
+            io,
+            incoming: Vec::new(),
+            out: Outgoing::default(),
+        }
+    }
+
+    /// Reads until the client's hello is whole. Its bytes stay for the handshake.
+    pub async fn client_hello(&mut self) -> io::Result<HelloInfo> {
+        let mut acceptor = Acceptor::default();
+        let mut fed = 0;
+        loop {
+            if self.read_more().await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            while fed < self.incoming.len() {
+                match acceptor.read_tls(&mut &self.incoming[fed..])? {
+                    0 => break,
+                    n => fed += n,
+                }
+            }
+            match acceptor.accept() {
+                Ok(None) => {}
+                Ok(Some(accepted)) => return Ok(HelloInfo::of(&accepted.client_hello())),
+                Err((e, mut alert)) => {
+                    let _ = alert.write_all(&mut self.out.buf);
+                    let _ = poll_fn(|cx| self.out.poll_flush(&mut self.io, cx)).await;
+                    return Err(tls_error(e));
+                }
+            }
+        }
+    }
+
+    async fn read_more(&mut self) -> io::Result<usize> {
+        self.incoming.reserve(MAX_FRAGMENT);
+        self.io.read_buf(&mut self.incoming).await
+    }
+
+    /// Completes the handshake with `config`. A failure has sent its alert.
+    pub async fn handshake(
+        mut self,
+        config: Arc<ServerConfig>,
+        servername: Option<String>,
+    ) -> io::Result<TlsStream<S>> {
+        let mut conn = UnbufferedServerConnection::new(config).map_err(tls_error)?;
+        let mut plain = Plain::default();
+        let mut peer_closed = false;
+        loop {
+            let mut records = Records {
+                conn: &mut conn,
+                plain: &mut plain,
+                out: &mut self.out,
+                peer_closed: &mut peer_closed,
+            };
+            let processed = records.process(&mut self.incoming, None);
+            let flushed = poll_fn(|cx| self.out.poll_flush(&mut self.io, cx)).await;
+            let used = processed?;
+            self.incoming.drain(..used);
+            flushed?;
+            if !conn.is_handshaking() {
+                break;
+            }
+            if peer_closed || self.read_more().await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        if self.incoming.is_empty() {
+            self.incoming = Vec::new();
+        } else {
+            self.incoming.shrink_to_fit();
+        }
+        Ok(TlsStream {
+            io: self.io,
+            conn,
+            incoming: self.incoming,
+            plain,
+            out: self.out,
+            peer_closed,
+            eof: false,
+            close_sent: false,
+            servername,
+        })
+    }
+}
+
+/// An established server TLS connection.
+pub(crate) struct TlsStream<S> {
+    io: S,
+    conn: UnbufferedServerConnection,
+    /// An incomplete record (or records a write's pass has not reached); unallocated when
+    /// there is none.
+    incoming: Vec<u8>,
+    plain: Plain,
+    out: Outgoing,
+    /// The peer sent close_notify: reads end cleanly.
+    peer_closed: bool,
+    /// The socket's input ended.
+    eof: bool,
+    close_sent: bool,
+    servername: Option<String>,
+}
+
+impl<S> TlsStream<S> {
+    /// What the handshake negotiated.
+    pub fn session(&self) -> &CommonState {
+        &self.conn
+    }
+
+    /// The name the client asked for (SNI).
+    pub fn servername(&self) -> Option<&str> {
+        self.servername.as_deref()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
+    fn records(&mut self) -> (Records<'_>, &mut Vec<u8>, &mut S) {
+        (
+            Records {
+                conn: &mut self.conn,
+                plain: &mut self.plain,
+                out: &mut self.out,
+                peer_closed: &mut self.peer_closed,
+            },
+            &mut self.incoming,
+            &mut self.io,
+        )
+    }
+
+    /// Processes what `incoming` holds into `dst`.
+    fn process_incoming(&mut self, dst: &mut ReadBuf<'_>) -> io::Result<()> {
+        let (mut records, incoming, _) = self.records();
+        let used = records.process(incoming, Some(dst))?;
+        incoming.drain(..used);
+        if incoming.is_empty() {
+            *incoming = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// One read from the socket, processed into `dst`. `Ready(0)` is the end of the input.
+    fn poll_read_once(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let (mut records, incoming, io) = self.records();
+        if !incoming.is_empty() {
+            // Completes the record cut short; most reads then leave nothing over.
+            incoming.reserve(READ_SIZE);
+            let n = ready!(tokio_util::io::poll_read_buf(Pin::new(io), cx, incoming))?;
+            let used = records.process(incoming, Some(dst))?;
+            incoming.drain(..used);
+            if incoming.is_empty() {
+                *incoming = Vec::new();
+            }
+            return Poll::Ready(Ok(n));
+        }
+        with_scratch(&READ_SCRATCH, READ_SIZE, |scratch| {
+            let mut buf = ReadBuf::new(scratch);
+            ready!(Pin::new(&mut *io).poll_read(cx, &mut buf))?;
+            let n = buf.filled().len();
+            let read = &mut scratch[..n];
+            let used = records.process(read, Some(dst))?;
+            incoming.extend_from_slice(&read[used..]);
+            Poll::Ready(Ok(n))
+        })
+    }
+
+    /// Tries to hand the socket what rustls answered while reading (a key update, an alert);
+    /// if it cannot take it now, the writer's next write or flush sends it first.
+    fn flush_answers(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        match self.out.poll_flush(&mut self.io, cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Ok(()),
+        }
+    }
+
+    /// Seals `data` (at most `SEAL_MAX` of it) and hands it to the socket; whatever the socket
+    /// does not take now waits in `out`.
+    fn seal(&mut self, cx: &mut Context<'_>, data: &[u8]) -> io::Result<usize> {
+        let data = &data[..data.len().min(SEAL_MAX)];
+        let room = data.len() + (data.len() / MAX_FRAGMENT + 1) * RECORD_OVERHEAD + SEAL_SLACK;
+        let (mut records, incoming, io) = self.records();
+        let sealed = records.write_traffic(incoming, |traffic, out| {
+            if !out.is_empty() {
+                // Records rustls queued while reading go out first, so this one follows them.
+                return encrypt_into(out, traffic, data, room);
+            }
+            with_scratch(&SEAL_SCRATCH, room, |scratch| {
+                let n = match traffic.encrypt(data, scratch) {
+                    Ok(n) => n,
+                    Err(EncryptError::InsufficientSize(InsufficientSizeError {
+                        required_size,
+                    })) => {
+                        return encrypt_into(out, traffic, data, required_size);
+                    }
+                    Err(EncryptError::EncryptExhausted) => return Err(exhausted()),
+                };
+                let taken = match Pin::new(&mut *io).poll_write(cx, &scratch[..n]) {
+                    Poll::Ready(Ok(taken)) => taken,
+                    Poll::Ready(Err(e)) => return Err(e),
+                    Poll::Pending => 0,
+                };
+                out.buf.extend_from_slice(&scratch[taken..n]);
+                Ok(())
+            })
+        })?;
+        match sealed {
+            Some(result) => result.map(|()| data.len()),
+            None => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+}
+
+fn exhausted() -> io::Error {
+    io::Error::other("TLS record sequence numbers exhausted")
+}
+
+fn encrypt_into(
+    out: &mut Outgoing,
+    traffic: &mut WriteTraffic<'_, ServerConnectionData>,
+    data: &[u8],
+    mut room: usize,
+) -> io::Result<()> {
+    loop {
+        match out.append(room, |b| traffic.encrypt(data, b)) {
+            Ok(_) => return Ok(()),
+            Err(EncryptError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                room = required_size;
+            }
+            Err(EncryptError::EncryptExhausted) => return Err(exhausted()),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        dst: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.plain.is_empty() {
+            this.plain.take_into(dst);
+            return Poll::Ready(Ok(()));
+        }
+        let start = dst.filled().len();
+        // Records left by the handshake or by a write's pass come before the socket's.
+        let mut result = match this.incoming.is_empty() {
+            true => Ok(()),
+            false => this.process_incoming(dst),
+        };
+        while result.is_ok()
+            && !this.peer_closed
+            && !this.eof
+            && dst.remaining() > 0
+            && this.plain.is_empty()
+        {
+            match this.poll_read_once(cx, dst) {
+                Poll::Ready(Ok(0)) => this.eof = true,
+                // A short read took what the socket had: asking again would only cost a
+                // system call that finds nothing.
+                Poll::Ready(Ok(n)) if n < READ_SIZE && dst.filled().len() > start => break,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => result = Err(e),
+                Poll::Pending => break,
+            }
+        }
+        if let Err(e) = this.flush_answers(cx) {
+            result = result.and(Err(e));
+        }
+        if dst.filled().len() > start || this.peer_closed {
+            return Poll::Ready(Ok(()));
+        }
+        if let Err(e) = result {
+            return Poll::Ready(Err(e));
+        }
+        if this.eof {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "peer closed connection without sending TLS close_notify",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.out.poll_flush(&mut this.io, cx))?;
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        Poll::Ready(this.seal(cx, data))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut pieces = bufs.iter().filter(|b| !b.is_empty());
+        let first = pieces.next().map_or(&[][..], |b| &b[..]);
+        if pieces.next().is_none() || total > JOIN_MAX {
+            return self.poll_write(cx, first);
+        }
+        let this = self.get_mut();
+        ready!(this.out.poll_flush(&mut this.io, cx))?;
+        let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        Poll::Ready(this.seal(cx, &joined))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.out.poll_flush(&mut this.io, cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.close_sent {
+            this.close_sent = true;
+            let (mut records, incoming, _) = this.records();
+            // A connection that failed has sent its alert instead.
+            let _ = records.write_traffic(incoming, |traffic, out| {
+                let _ = out.append(RECORD_OVERHEAD + SEAL_SLACK, |b| {
+                    traffic.queue_close_notify(b)
+                });
+            });
+        }
+        ready!(this.out.poll_flush(&mut this.io, cx))?;
+        match ready!(Pin::new(&mut this.io).poll_shutdown(cx)) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            other => Poll::Ready(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    struct Pair {
+        server: TlsStream<DuplexStream>,
+        client: tokio_rustls::client::TlsStream<DuplexStream>,
+    }
+
+    /// A handshake over an in-memory pipe that passes at most `pipe` bytes at a time, so
+    /// records arrive cut into pieces and writes meet a full socket.
+    async fn connect(pipe: usize) -> Pair {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der = CertificateDer::from(cert.der().to_vec());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let server_config = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![der.clone()],
+                PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der).unwrap();
+        let client_config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let (client_io, server_io) = duplex(pipe);
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
+        let name = ServerName::try_from("localhost").unwrap();
+        let (client, server) = tokio::join!(connector.connect(name, client_io), async {
+            let mut accepting = Accepting::new(server_io);
+            let hello = accepting.client_hello().await.unwrap();
+            accepting
+                .handshake(Arc::new(server_config), hello.servername)
+                .await
+        });
+        Pair {
+            server: server.unwrap(),
+            client: client.unwrap(),
+        }
+    }
+
+    fn holds_nothing(stream: &TlsStream<DuplexStream>) -> bool {
+        stream.incoming.capacity() == 0
+            && stream.plain.buf.capacity() == 0
+            && stream.out.buf.capacity() == 0
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_holds_no_buffer_after_a_request_and_its_response() {
+        let Pair {
+            mut server,
+            mut client,
+        } = connect(64 * 1024).await;
+        assert_eq!(server.servername(), Some("localhost"));
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        let mut head = [0u8; 256];
+        let n = server.read(&mut head).await.unwrap();
+        assert_eq!(&head[..n], b"GET / HTTP/1.1\r\n\r\n");
+        server.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        server.flush().await.unwrap();
+        let mut answer = [0u8; 19];
+        client.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 200 OK\r\n\r\n");
+        assert!(holds_nothing(&server));
+    }
+
+    #[tokio::test]
+    async fn large_bodies_cross_a_narrow_pipe_intact_both_ways() {
+        let Pair {
+            mut server,
+            mut client,
+        } = connect(1000).await;
+        let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let upload = body.clone();
+        let sending = tokio::spawn(async move {
+            client.write_all(&upload).await.unwrap();
+            client.flush().await.unwrap();
+            let mut echoed = vec![0u8; upload.len()];
+            client.read_exact(&mut echoed).await.unwrap();
+            (client, echoed)
+        });
+        // Reads smaller than a record keep the rest for the next read.
+        let mut received = Vec::new();
+        let mut piece = [0u8; 300];
+        while received.len() < body.len() {
+            let n = server.read(&mut piece).await.unwrap();
+            assert!(n > 0, "the stream ended early");
+            received.extend_from_slice(&piece[..n]);
+        }
+        assert!(received == body);
+        server.write_all(&body).await.unwrap();
+        server.flush().await.unwrap();
+        let (_client, echoed) = sending.await.unwrap();
+        assert!(echoed == body);
+        assert!(holds_nothing(&server));
+    }
+
+    #[tokio::test]
+    async fn close_notify_ends_the_input_and_a_bare_eof_is_unexpected() {
+        let Pair {
+            mut server,
+            mut client,
+        } = connect(64 * 1024).await;
+        client.shutdown().await.unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(server.read(&mut buf).await.unwrap(), 0);
+        // The server can still answer, then close with its own close_notify.
+        server.write_all(b"bye").await.unwrap();
+        server.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"bye");
+
+        let Pair { mut server, client } = connect(64 * 1024).await;
+        let (io, _) = client.into_inner();
+        drop(io);
+        let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[tokio::test]
+    async fn bytes_that_are_not_tls_fail_the_hello_with_a_rustls_error() {
+        let (mut client, server_io) = duplex(4096);
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let Err(err) = Accepting::new(server_io).client_hello().await else {
+            panic!("a plain HTTP request was taken for a ClientHello");
+        };
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err
+            .get_ref()
+            .is_some_and(|inner| inner.is::<rustls::Error>()));
+    }
+}
