@@ -176,11 +176,55 @@ struct Records<'a> {
     peer_closed: &'a mut bool,
 }
 
+/// Where a state of rustls's leaves its caller.
+enum Settled<'c> {
+    /// Dealt with; rustls has the next state.
+    Again,
+    /// The connection may send.
+    Writable(WriteTraffic<'c, ServerConnectionData>),
+    /// The handshake waits for more records.
+    Handshaking,
+    /// Both sides have sent close_notify, or a state this stream does not know.
+    Closed,
+}
+
+/// Deals with one state: application data goes to `dst` (what does not fit, or all of it
+/// without `dst`, to `plain`), what rustls sends in answer (handshake messages, a key update,
+/// alerts) to `out`.
+fn settle<'c>(
+    state: ConnectionState<'c, '_, ServerConnectionData>,
+    plain: &mut Plain,
+    out: &mut Outgoing,
+    peer_closed: &mut bool,
+    mut dst: Option<&mut ReadBuf<'_>>,
+) -> io::Result<Settled<'c>> {
+    match state {
+        ConnectionState::ReadTraffic(mut traffic) => {
+            while let Some(record) = traffic.next_record() {
+                let record = record.map_err(tls_error)?;
+                plain.deliver(record.payload, dst.as_deref_mut());
+            }
+        }
+        ConnectionState::EncodeTlsData(record) => out.encode(record)?,
+        // What was encoded is in `out`, on its way.
+        ConnectionState::TransmitTlsData(transmit) => transmit.done(),
+        ConnectionState::PeerClosed => *peer_closed = true,
+        // Early data is never accepted (`max_early_data_size` stays 0).
+        ConnectionState::ReadEarlyData(mut early) => {
+            while let Some(record) = early.next_record() {
+                record.map_err(tls_error)?;
+            }
+        }
+        ConnectionState::WriteTraffic(traffic) => return Ok(Settled::Writable(traffic)),
+        ConnectionState::BlockedHandshake => return Ok(Settled::Handshaking),
+        _ => return Ok(Settled::Closed),
+    }
+    Ok(Settled::Again)
+}
+
 impl Records<'_> {
-    /// Processes the whole records at the front of `records`: application data goes to `dst`
-    /// (what does not fit, or all of it without `dst`, to `plain`), and what rustls sends in
-    /// answer (handshake messages, a key update, alerts) to `out`. Returns how many bytes it
-    /// used; the rest is an incomplete record. A failure leaves its alert queued in `out`.
+    /// Processes the whole records at the front of `records` (`settle`). Returns how many
+    /// bytes it used; the rest is an incomplete record. A failure leaves its alert in `out`.
     fn process(
         &mut self,
         records: &mut [u8],
@@ -190,43 +234,23 @@ impl Records<'_> {
         loop {
             let UnbufferedStatus { discard, state } =
                 self.conn.process_tls_records(&mut records[used..]);
-            let more = match state {
+            let state = match state {
+                Ok(state) => state,
                 Err(e) => {
                     used += discard;
                     self.queue_alert(&mut records[used..]);
                     return Err(tls_error(e));
                 }
-                Ok(ConnectionState::ReadTraffic(mut traffic)) => {
-                    while let Some(record) = traffic.next_record() {
-                        let record = record.map_err(tls_error)?;
-                        self.plain.deliver(record.payload, dst.as_deref_mut());
-                    }
-                    true
-                }
-                Ok(ConnectionState::EncodeTlsData(record)) => {
-                    self.out.encode(record)?;
-                    true
-                }
-                // What was encoded is in `out`, on its way.
-                Ok(ConnectionState::TransmitTlsData(transmit)) => {
-                    transmit.done();
-                    true
-                }
-                Ok(ConnectionState::PeerClosed) => {
-                    *self.peer_closed = true;
-                    true
-                }
-                // Early data is never accepted (`max_early_data_size` stays 0).
-                Ok(ConnectionState::ReadEarlyData(mut early)) => {
-                    while let Some(record) = early.next_record() {
-                        record.map_err(tls_error)?;
-                    }
-                    true
-                }
-                Ok(_) => false,
             };
+            let settled = settle(
+                state,
+                self.plain,
+                self.out,
+                self.peer_closed,
+                dst.as_deref_mut(),
+            )?;
             used += discard;
-            if !more {
+            if !matches!(settled, Settled::Again) {
                 return Ok(used);
             }
         }
@@ -259,35 +283,20 @@ impl Records<'_> {
         loop {
             let UnbufferedStatus { discard, state } =
                 self.conn.process_tls_records(&mut incoming[..]);
-            let done = match state {
-                Err(e) => return Err(tls_error(e)),
-                Ok(ConnectionState::WriteTraffic(mut traffic)) => {
+            let settled = settle(
+                state.map_err(tls_error)?,
+                self.plain,
+                self.out,
+                self.peer_closed,
+                None,
+            )?;
+            let done = match settled {
+                Settled::Again => None,
+                Settled::Writable(mut traffic) => {
                     Some(f.take().map(|f| f(&mut traffic, &mut *self.out)))
                 }
-                Ok(ConnectionState::Closed) => Some(None),
-                Ok(ConnectionState::BlockedHandshake) => {
-                    return Err(io::ErrorKind::NotConnected.into())
-                }
-                Ok(ConnectionState::ReadTraffic(mut traffic)) => {
-                    while let Some(record) = traffic.next_record() {
-                        let record = record.map_err(tls_error)?;
-                        self.plain.deliver(record.payload, None);
-                    }
-                    None
-                }
-                Ok(ConnectionState::EncodeTlsData(record)) => {
-                    self.out.encode(record)?;
-                    None
-                }
-                Ok(ConnectionState::TransmitTlsData(transmit)) => {
-                    transmit.done();
-                    None
-                }
-                Ok(ConnectionState::PeerClosed) => {
-                    *self.peer_closed = true;
-                    None
-                }
-                Ok(_) => Some(None),
+                Settled::Closed => Some(None),
+                Settled::Handshaking => return Err(io::ErrorKind::NotConnected.into()),
             };
             incoming.drain(..discard);
             if let Some(done) = done {
