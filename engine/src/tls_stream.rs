@@ -79,16 +79,33 @@ fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
-/// Ciphertext the socket has not taken yet, oldest first.
+/// Bytes a read or a write left over, oldest first, until they are taken: ciphertext the
+/// socket did not take (a stream's `out`), or plaintext beyond what a read asked for (its
+/// `plain`). The buffer is let go once the last byte is taken.
 #[derive(Default)]
-struct Outgoing {
+struct Held {
     buf: Vec<u8>,
     at: usize,
 }
 
-impl Outgoing {
+impl Held {
     fn is_empty(&self) -> bool {
         self.at == self.buf.len()
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    fn unread(&self) -> &[u8] {
+        &self.buf[self.at..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.at += n;
+        if self.is_empty() {
+            *self = Held::default();
+        }
     }
 
     /// Gives rustls `room` bytes at the end to fill, keeps what it filled.
@@ -116,34 +133,20 @@ impl Outgoing {
         }
     }
 
-    /// Writes everything queued; the buffer is let go once the socket has it all.
+    /// Writes everything held to the socket.
     fn poll_flush<S: AsyncWrite + Unpin>(
         &mut self,
         io: &mut S,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        while self.at < self.buf.len() {
-            let n = ready!(Pin::new(&mut *io).poll_write(cx, &self.buf[self.at..]))?;
+        while !self.is_empty() {
+            let n = ready!(Pin::new(&mut *io).poll_write(cx, self.unread()))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.at += n;
+            self.consume(n);
         }
-        *self = Outgoing::default();
         Poll::Ready(Ok(()))
-    }
-}
-
-/// Plaintext decrypted beyond what a read asked for.
-#[derive(Default)]
-struct Plain {
-    buf: Vec<u8>,
-    at: usize,
-}
-
-impl Plain {
-    fn is_empty(&self) -> bool {
-        self.at == self.buf.len()
     }
 
     /// Puts what fits of `payload` into `dst` and keeps the rest, after anything kept before.
@@ -154,25 +157,30 @@ impl Plain {
             dst.put_slice(&rest[..now]);
             rest = &rest[now..];
         }
-        self.buf.extend_from_slice(rest);
+        self.push(rest);
     }
 
-    fn take_into(&mut self, dst: &mut ReadBuf<'_>) -> usize {
-        let n = (self.buf.len() - self.at).min(dst.remaining());
-        dst.put_slice(&self.buf[self.at..self.at + n]);
-        self.at += n;
-        if self.is_empty() {
-            *self = Plain::default();
-        }
-        n
+    fn take_into(&mut self, dst: &mut ReadBuf<'_>) {
+        let n = self.unread().len().min(dst.remaining());
+        dst.put_slice(&self.unread()[..n]);
+        self.consume(n);
+    }
+}
+
+/// Drops the records `used` from the front of `incoming`; the buffer is let go once it is
+/// empty.
+fn consume_records(incoming: &mut Vec<u8>, used: usize) {
+    incoming.drain(..used);
+    if incoming.is_empty() {
+        *incoming = Vec::new();
     }
 }
 
 /// The parts of a connection that processing records touches.
 struct Records<'a> {
     conn: &'a mut UnbufferedServerConnection,
-    plain: &'a mut Plain,
-    out: &'a mut Outgoing,
+    plain: &'a mut Held,
+    out: &'a mut Held,
     peer_closed: &'a mut bool,
 }
 
@@ -193,8 +201,8 @@ enum Settled<'c> {
 /// alerts) to `out`.
 fn settle<'c>(
     state: ConnectionState<'c, '_, ServerConnectionData>,
-    plain: &mut Plain,
-    out: &mut Outgoing,
+    plain: &mut Held,
+    out: &mut Held,
     peer_closed: &mut bool,
     mut dst: Option<&mut ReadBuf<'_>>,
 ) -> io::Result<Settled<'c>> {
@@ -277,7 +285,7 @@ impl Records<'_> {
     fn write_traffic<R>(
         &mut self,
         incoming: &mut Vec<u8>,
-        f: impl FnOnce(&mut WriteTraffic<'_, ServerConnectionData>, &mut Outgoing) -> R,
+        f: impl FnOnce(&mut WriteTraffic<'_, ServerConnectionData>, &mut Held) -> R,
     ) -> io::Result<Option<R>> {
         let mut f = Some(f);
         loop {
@@ -310,7 +318,7 @@ impl Records<'_> {
 pub(crate) struct Accepting<S> {
     io: S,
     incoming: Vec<u8>,
-    out: Outgoing,
+    out: Held,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Accepting<S> {
@@ -318,7 +326,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Accepting<S> {
         Accepting {
             io,
             incoming: Vec::new(),
-            out: Outgoing::default(),
+            out: Held::default(),
         }
     }
 
@@ -360,7 +368,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Accepting<S> {
         servername: Option<String>,
     ) -> io::Result<TlsStream<S>> {
         let mut conn = UnbufferedServerConnection::new(config).map_err(tls_error)?;
-        let mut plain = Plain::default();
+        let mut plain = Held::default();
         let mut peer_closed = false;
         loop {
             let mut records = Records {
@@ -407,8 +415,8 @@ pub(crate) struct TlsStream<S> {
     /// An incomplete record (or records a write's pass has not reached); unallocated when
     /// there is none.
     incoming: Vec<u8>,
-    plain: Plain,
-    out: Outgoing,
+    plain: Held,
+    out: Held,
     /// The peer sent close_notify: reads end cleanly.
     peer_closed: bool,
     /// The socket's input ended.
@@ -447,10 +455,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     fn process_incoming(&mut self, dst: &mut ReadBuf<'_>) -> io::Result<()> {
         let (mut records, incoming, _) = self.records();
         let used = records.process(incoming, Some(dst))?;
-        incoming.drain(..used);
-        if incoming.is_empty() {
-            *incoming = Vec::new();
-        }
+        consume_records(incoming, used);
         Ok(())
     }
 
@@ -466,10 +471,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
             incoming.reserve(READ_SIZE);
             let n = ready!(tokio_util::io::poll_read_buf(Pin::new(io), cx, incoming))?;
             let used = records.process(incoming, Some(dst))?;
-            incoming.drain(..used);
-            if incoming.is_empty() {
-                *incoming = Vec::new();
-            }
+            consume_records(incoming, used);
             return Poll::Ready(Ok(n));
         }
         with_scratch(&READ_SCRATCH, READ_SIZE, |scratch| {
@@ -521,7 +523,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
                     Poll::Ready(Err(e)) => return Err(e),
                     Poll::Pending => 0,
                 };
-                out.buf.extend_from_slice(&scratch[taken..n]);
+                out.push(&scratch[taken..n]);
                 Ok(())
             })
         })?;
@@ -537,7 +539,7 @@ fn exhausted() -> io::Error {
 }
 
 fn encrypt_into(
-    out: &mut Outgoing,
+    out: &mut Held,
     traffic: &mut WriteTraffic<'_, ServerConnectionData>,
     data: &[u8],
     mut room: usize,
