@@ -46,8 +46,12 @@ pub fn decrypt(pem: &[u8], passphrase: &str) -> Result<PrivateKeyDer<'static>, E
     }
 }
 
-/// What AWS-LC's error queue says about a key that did not read: a wrong passphrase shows as
-/// a bad decrypt (the padding check after CBC decryption), anything else is a broken block.
+/// What AWS-LC's error queue says about a key that did not read. The PEM layer checks the
+/// block (headers, base64) and, after CBC decryption, the padding. A wrong passphrase fails
+/// that padding check, except about once in 256 passphrases, when the garbage it decrypts to
+/// ends in valid padding by chance and fails later, in the key decoder (ASN.1, EC, RSA or EVP).
+/// Either way the passphrase is what to fix; only an error the PEM layer raises about the
+/// block itself means the block is broken.
 unsafe fn read_error() -> EngineError {
     let code = ffi::ERR_get_error();
     ffi::ERR_clear_error();
@@ -55,18 +59,23 @@ unsafe fn read_error() -> EngineError {
     // wrappers aws-lc-rs's build leaves out.
     let lib = ((code >> 24) & 0xff) as i32;
     let reason = (code & 0xfff) as i32;
-    let bad_decrypt = (lib == ffi::ERR_LIB_CIPHER && reason == ffi::CIPHER_R_BAD_DECRYPT)
-        || (lib == ffi::ERR_LIB_PEM
-            && (reason == ffi::PEM_R_BAD_DECRYPT || reason == ffi::PEM_R_BAD_PASSWORD_READ));
-    if bad_decrypt {
-        EngineError::BadPassphrase
-    } else {
+    let block_fault = lib == ffi::ERR_LIB_PEM
+        && !matches!(
+            reason,
+            ffi::PEM_R_BAD_DECRYPT
+                | ffi::PEM_R_BAD_PASSWORD_READ
+                | ffi::ERR_R_ASN1_LIB
+                | ffi::ERR_R_EVP_LIB
+        );
+    if block_fault || code == 0 {
         EngineError::PemInvalid {
             what: "private key",
             detail: "the encrypted PEM block does not decode (check the DEK-Info header \
                      and the base64 body)"
                 .into(),
         }
+    } else {
+        EngineError::BadPassphrase
     }
 }
 
@@ -108,6 +117,40 @@ mod tests {
         assert!(matches!(
             decrypt(text.as_bytes(), "pw"),
             Err(EngineError::PemInvalid { .. })
+        ));
+    }
+
+    // `openssl ec -aes128 -passout pass:pw` of a throwaway P-256 key; "wrong345" decrypts it
+    // to bytes whose CBC padding is valid, so the wrong passphrase gets past the padding check.
+    const EC_AES128_PW: &str = "-----BEGIN EC PRIVATE KEY-----
+Proc-Type: 4,ENCRYPTED
+DEK-Info: AES-128-CBC,3DB370476C20324147439324DBB28653
+
+MR3hHFu+icwnsu5z+xpFg1opzNTNUh/13eZHGnWKl1lc9Vsol5+blRuNoeTdUAaX
+93qfwcf+NwnWgVG7B0fCJPU6bAIU1vO9AiswRtBupzccRczW9EzlPvyRYTRKbqj+
+hRgSJ77a/bG1I3dljsmSs2VSB0nx63H5S4uhc2CPitU=
+-----END EC PRIVATE KEY-----
+";
+
+    #[test]
+    fn the_right_passphrase_decrypts_the_key() {
+        assert!(decrypt(EC_AES128_PW.as_bytes(), "pw").is_ok());
+    }
+
+    #[test]
+    fn a_wrong_passphrase_that_fails_the_padding_check_is_a_bad_passphrase() {
+        assert!(matches!(
+            decrypt(EC_AES128_PW.as_bytes(), "wrong"),
+            Err(EngineError::BadPassphrase)
+        ));
+    }
+
+    #[test]
+    fn a_wrong_passphrase_whose_padding_is_valid_by_chance_is_a_bad_passphrase_not_a_broken_block()
+    {
+        assert!(matches!(
+            decrypt(EC_AES128_PW.as_bytes(), "wrong345"),
+            Err(EngineError::BadPassphrase)
         ));
     }
 }
