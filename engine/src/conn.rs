@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, WriteHalf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,7 @@ use crate::event_queue::EventQueue;
 use crate::events;
 use crate::limits::{Limits, KEEP_ALIVE_GRACE};
 use crate::request::{parse_head, Framing, RequestError};
+use crate::scratch::with_scratch;
 use crate::wire::wire_enum;
 
 /// What the JS side asks of a connection's writer, in order. (Destroying is not a command:
@@ -163,11 +164,19 @@ const READ_CHUNK: usize = 16 * 1024;
 /// upload holds little and a fast one costs a sixteenth of the events per MiB.
 const BODY_CHUNK_MIN: usize = 64 * 1024;
 const BODY_CHUNK_MAX: usize = 256 * 1024;
-/// Reads of request heads start this small: an idle keep-alive connection then holds little
+/// A buffer for a request head starts this small, or at the size of the head's first read
 /// (most request heads of API clients and benchmarks fit; longer ones take another read from
 /// what TLS already decrypted, and the buffer grows for bodies, upgraded streams and large
 /// heads).
 const HEAD_CHUNK: usize = 256;
+/// A connection waiting for a request head with nothing buffered holds no buffer: its read
+/// lands in this much of the engine thread's scratch, and what arrived is copied into a
+/// buffer of its own. As large as a TLS record's plaintext, so one read takes a whole record.
+const HEAD_SCRATCH_LEN: usize = 16 * 1024;
+
+thread_local! {
+    static HEAD_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 /// How long a closed connection keeps draining the peer's input, so unread request bytes do
 /// not turn our FIN into a RST that destroys the response in flight.
 const LINGER: Duration = Duration::from_secs(2);
@@ -583,12 +592,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             || matches!(phase, Phase::Failed);
         state.between_requests.store(between, Ordering::SeqCst);
         let waiting = between && matches!(phase, Phase::Head { started: None });
-        // A body-sized buffer is let go between requests: a keep-alive connection that has
-        // received a body waits for the next head in as little as one that has not.
         if waiting {
-            if buf.capacity() > 2 * HEAD_CHUNK {
-                buf = BytesMut::new();
-            }
             body_chunk = BODY_CHUNK_MIN;
         }
         let idle = waiting && pending == 0;
@@ -624,7 +628,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 Phase::Body { .. } => body_chunk,
                 _ => READ_CHUNK,
             };
-            if buf.capacity() - buf.len() < chunk / 4 {
+            // Whatever it held before (a body-sized buffer, the last head's), a connection
+            // that waits for a head with nothing buffered lets its buffer go. Whatever
+            // `capacity()` says: it counts only the room past the parsed bytes, so a buffer
+            // parsed to its end reports none while its memory lives on.
+            if matches!(phase, Phase::Head { .. }) && buf.is_empty() {
+                buf = BytesMut::new();
+            } else if buf.capacity() - buf.len() < chunk / 4 {
                 buf.reserve(chunk);
             }
             if matches!(phase, Phase::Body { .. } | Phase::Raw) {
@@ -701,7 +711,9 @@ async fn read_ready<R: AsyncRead + Unpin>(
     if let Some(end) = held.take() {
         return end.map(|()| 0);
     }
-    let mut total = if buf.len() < fill_to {
+    let mut total = if buf.capacity() == 0 {
+        std::future::poll_fn(|cx| poll_read_unbuffered(rd, cx, buf)).await?
+    } else if buf.len() < fill_to {
         let room = fill_to - buf.len();
         rd.read_buf(&mut (&mut *buf).limit(room)).await?
     } else {
@@ -731,6 +743,25 @@ async fn read_ready<R: AsyncRead + Unpin>(
         }
     }
     Ok(total)
+}
+
+/// Reads into the thread's scratch and copies what came into `buf`, which holds no memory
+/// until then (see `HEAD_SCRATCH_LEN`).
+fn poll_read_unbuffered<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    with_scratch(&HEAD_SCRATCH, HEAD_SCRATCH_LEN, |scratch| {
+        let mut read = ReadBuf::new(scratch);
+        std::task::ready!(Pin::new(rd).poll_read(cx, &mut read))?;
+        let got = read.filled();
+        if !got.is_empty() {
+            buf.reserve(got.len().max(HEAD_CHUNK));
+            buf.extend_from_slice(got);
+        }
+        Poll::Ready(Ok(got.len()))
+    })
 }
 
 /// A head still arriving is parsed again only when a line has ended in the new bytes, or once
@@ -977,7 +1008,9 @@ async fn write_loop(
         let wr = writer
             .as_mut()
             .ok_or_else(|| io::Error::other("a connection's writer went missing"))?;
-        if write_commands(wr, next, ctx, closing).await? {
+        // Boxed: the writing's state (the pieces, the write in flight) exists only while it
+        // runs, instead of in every idle connection's serving future.
+        if Box::pin(write_commands(wr, next, ctx, closing)).await? {
             return Ok(());
         }
     }

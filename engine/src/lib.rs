@@ -21,6 +21,7 @@ pub mod pfx;
 mod pipe;
 pub mod request;
 pub mod runtime;
+mod scratch;
 pub mod selfsigned;
 pub mod server;
 mod strict;

@@ -16,7 +16,6 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::thread::LocalKey;
 
 use rustls::server::{Acceptor, ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{
@@ -27,6 +26,7 @@ use rustls::{CommonState, ServerConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use crate::hello::HelloInfo;
+use crate::scratch::with_scratch;
 
 /// Ciphertext read from the socket at a time: four full records.
 const READ_SIZE: usize = 64 * 1024;
@@ -45,34 +45,6 @@ const JOIN_MAX: usize = 64 * 1024;
 thread_local! {
     static READ_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static SEAL_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on `len` bytes of the thread's scratch buffer. The buffer is taken out while
-/// `f` runs, so a nested use (or a thread shutting down) gets a fresh one instead.
-fn with_scratch<R>(
-    key: &'static LocalKey<RefCell<Vec<u8>>>,
-    len: usize,
-    f: impl FnOnce(&mut [u8]) -> R,
-) -> R {
-    let mut buf = key
-        .try_with(|cell| {
-            cell.try_borrow_mut()
-                .map(|mut b| std::mem::take(&mut *b))
-                .ok()
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    if buf.len() < len {
-        buf.resize(len, 0);
-    }
-    let out = f(&mut buf[..len]);
-    let _ = key.try_with(|cell| {
-        if let Ok(mut slot) = cell.try_borrow_mut() {
-            *slot = buf;
-        }
-    });
-    out
 }
 
 fn tls_error(e: rustls::Error) -> io::Error {
