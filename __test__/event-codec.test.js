@@ -107,3 +107,24 @@ test('a batch decoded from the reused buffer hands on copies, and only its lengt
   reused.fill(0);
   assert.deepStrictEqual(normalize(calls), [...cases.keys()].map((name) => normalize(EXPECTED[name])));
 });
+
+test('connections that opened alike share their decoded TLS facts and local address, and any difference gets its own', () => {
+  const cases = golden();
+  const plain = cases.get('OPEN plain unix');
+  // The same OPEN with servername "a": kind, id, two empty addresses, version and cipher,
+  // the empty ALPN, then the servername's length and bytes.
+  const at = 1 + 4 + 4 + 4 + 2 + 2 + 1;
+  const named = Buffer.concat([plain.subarray(0, at), Buffer.from([1, 0x61]), plain.subarray(at + 1)]);
+  const { sink, calls } = recorder();
+  dispatch(Buffer.concat([plain, cases.get('OPEN tls'), plain, named, plain]), sink);
+  const [first, withChain, second, other, third] = calls.map(([, , , local, tls]) => ({ local, tls }));
+  assert.strictEqual(second.tls, first.tls, 'equal facts decode to one object');
+  assert.strictEqual(second.local, first.local, 'an equal local address decodes to one object');
+  assert.notStrictEqual(withChain.tls, first.tls);
+  assert.deepStrictEqual(withChain.tls.peerChain, [Buffer.from([0x30, 0x01])]);
+  assert.deepStrictEqual(first.tls.peerChain, [], 'a client certificate is never shared');
+  assert.notStrictEqual(other.tls, first.tls);
+  assert.strictEqual(other.tls.servername, 'a');
+  assert.strictEqual(first.tls.servername, '');
+  assert.strictEqual(third.tls.servername, '');
+});

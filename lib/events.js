@@ -35,6 +35,29 @@ const FLAG_BODY_UNTIL_CLOSE = 8;
 
 const FAMILY = { 4: 'IPv4', 6: 'IPv6' };
 
+// The connections of a server mostly share their local address, their clients' addresses and
+// their TLS facts, and an idle connection keeps what its OPEN said for its whole life: equal
+// values decode to one string or object instead of a copy each. Nothing changes these objects
+// after decoding (sockets only read them). Each cache starts again past SHARED_MAX entries.
+const SHARED_MAX = 256;
+const interned = new Map();
+// Local addresses by address, TLS facts by servername: the last of each.
+const locals = new Map();
+const tlsFacts = new Map();
+
+function remember(map, key, value) {
+  if (map.size >= SHARED_MAX) map.clear();
+  map.set(key, value);
+  return value;
+}
+
+function intern(s) {
+  const known = interned.get(s);
+  return known !== undefined ? known : remember(interned, s, s);
+}
+
+const NO_CERTS = Object.freeze([]);
+
 class Reader {
   // `reused`: the buffer is taken again for the next batch, so bytes handed on are copies.
   constructor(buf, reused) {
@@ -57,11 +80,16 @@ class Reader {
   // Bytes kept past the batch (as long as a socket): always a copy.
   owned32() { return Buffer.from(this.view32()); }
   // An address as Node's sockets expose it: unknown parts (unix sockets) are undefined.
-  addr() {
-    const address = this.str8();
-    const port = this.u16();
-    const family = this.u8();
-    return { address: address || undefined, port: port || undefined, family: FAMILY[family] };
+  // With `shared` (a map by address), an address equal to the last one decoded there is
+  // that same object.
+  addr(shared = null) {
+    const address = intern(this.str8()) || undefined;
+    const port = this.u16() || undefined;
+    const family = FAMILY[this.u8()];
+    if (shared === null) return { address, port, family };
+    const known = shared.get(address);
+    if (known !== undefined && known.port === port && known.family === family) return known;
+    return remember(shared, address, { address, port, family });
   }
   // `count` name/value pairs (a request's or a chunked body's trailers).
   headers(count) {
@@ -113,10 +141,25 @@ class Reader {
 }
 
 // getEphemeralKeyInfo()'s shape for an IANA group number (0: none negotiated).
+// One object per group, shared by the connections that used it (getEphemeralKeyInfo hands
+// out copies).
+const keyInfos = new Map();
+
 function keyInfo(group) {
   if (group === 0) return null;
-  const known = NAMES.groups[group];
-  return known ? { type: 'ECDH', name: known.name, size: known.size } : { type: 'ECDH', name: `group 0x${group.toString(16)}` };
+  let info = keyInfos.get(group);
+  if (info === undefined) {
+    const known = NAMES.groups[group];
+    info = known ? { type: 'ECDH', name: known.name, size: known.size } : { type: 'ECDH', name: `group 0x${group.toString(16)}` };
+    keyInfos.set(group, info);
+  }
+  return info;
+}
+
+function sameTls(a, b) {
+  return a.protocol === b.protocol && a.cipher === b.cipher && a.alpn === b.alpn &&
+    a.servername === b.servername && a.group === b.group && a.clientAuth === b.clientAuth &&
+    a.authorizationError === b.authorizationError && a.resumed === b.resumed;
 }
 
 // Small batches are copied into this buffer, taken again for every batch of every server: a
@@ -158,22 +201,29 @@ function dispatch(buf, sink, length = buf.length, reused = false) {
       switch (kind) {
         case OPEN: {
           const remote = r.addr();
-          const local = r.addr();
+          const local = r.addr(locals);
           const version = r.u16();
           const cipher = r.u16();
-          const tls = {
+          let tls = {
             protocol: NAMES.versions[version] || null,
             cipher: NAMES.ciphers[cipher] || null,
-            alpn: r.str8(),
-            servername: r.str8(),
+            alpn: intern(r.str8()),
+            servername: intern(r.str8()),
             group: keyInfo(r.u16()),
+            // 0: no client certificate asked for, 1: verified, 2: not verified (and why).
+            clientAuth: r.u8(),
+            authorizationError: NAMES.verifyErrors[r.u8()] || null,
+            resumed: r.u8() === 1,
+            peerChain: NO_CERTS,
           };
-          // 0: no client certificate asked for, 1: verified, 2: not verified (and why).
-          tls.clientAuth = r.u8();
-          tls.authorizationError = NAMES.verifyErrors[r.u8()] || null;
-          tls.resumed = r.u8() === 1;
           const certs = r.u8();
-          tls.peerChain = Array.from({ length: certs }, () => r.owned32());
+          if (certs > 0) {
+            tls.peerChain = Array.from({ length: certs }, () => r.owned32());
+          } else {
+            const known = tlsFacts.get(tls.servername);
+            if (known !== undefined && sameTls(known, tls)) tls = known;
+            else remember(tlsFacts, tls.servername, tls);
+          }
           sink.onOpen(id, remote, local, tls);
           break;
         }
