@@ -3,6 +3,7 @@
 //! interpret responses: Node's own `ServerResponse` serializes them, which is what keeps the
 //! bytes identical to `node:https` after Express swaps the response prototype.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
@@ -175,7 +176,7 @@ const HEAD_CHUNK: usize = 256;
 const HEAD_SCRATCH_LEN: usize = 16 * 1024;
 
 thread_local! {
-    static HEAD_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static HEAD_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 /// How long a closed connection keeps draining the peer's input, so unread request bytes do
 /// not turn our FIN into a RST that destroys the response in flight.

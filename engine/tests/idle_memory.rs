@@ -8,7 +8,6 @@ mod harness;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use harness::start;
@@ -141,17 +140,7 @@ async fn an_idle_keep_alive_connection_holds_no_read_buffer() {
         }),
         |_| {},
     );
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.der().clone()).expect("root");
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    ));
+    let connector = harness::tls_client(cert.der());
     let port = secure.port;
     let tls = || {
         let connector = connector.clone();

@@ -6,7 +6,7 @@ mod harness;
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::{start, Event};
+use harness::{start, tls_client as client, tls_client_with as client_with, Event};
 use rhttps_engine::handshake::HandshakeFailure;
 use rhttps_engine::tls::{server_config, TlsOptions};
 use rhttps_engine::EngineError;
@@ -55,25 +55,6 @@ fn pki() -> Pki {
         leaf_cert: leaf.pem(),
         intermediate: intermediate.pem(),
     }
-}
-
-fn client(root: &CertificateDer<'static>) -> tokio_rustls::TlsConnector {
-    client_with(root, rustls::crypto::aws_lc_rs::default_provider())
-}
-
-fn client_with(
-    root: &CertificateDer<'static>,
-    provider: rustls::crypto::CryptoProvider,
-) -> tokio_rustls::TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(root.clone()).unwrap();
-    let provider = Arc::new(provider);
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
 #[tokio::test]

@@ -23,6 +23,26 @@ impl Waker for NotifyWaker {
 
 pub use rhttps_engine::events::Event;
 
+/// A rustls client that trusts only `root`.
+pub fn tls_client(root: &rustls::pki_types::CertificateDer<'static>) -> tokio_rustls::TlsConnector {
+    tls_client_with(root, rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The same, with `provider`'s algorithms (a test's choice of key-exchange groups).
+pub fn tls_client_with(
+    root: &rustls::pki_types::CertificateDer<'static>,
+    provider: rustls::crypto::CryptoProvider,
+) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).expect("a root certificate");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
 /// Decodes a batch with the engine's own decoder; a batch it cannot read fails the test.
 pub fn decode(buf: &[u8]) -> Vec<Event> {
     events::decode(buf).expect("the engine wrote a batch its decoder cannot read")
