@@ -140,11 +140,11 @@ class Reader {
   }
 }
 
-// getEphemeralKeyInfo()'s shape for an IANA group number (0: none negotiated).
 // One object per group, shared by the connections that used it (getEphemeralKeyInfo hands
 // out copies).
 const keyInfos = new Map();
 
+// getEphemeralKeyInfo()'s shape for an IANA group number (0: none negotiated).
 function keyInfo(group) {
   if (group === 0) return null;
   let info = keyInfos.get(group);

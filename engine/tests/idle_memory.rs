@@ -155,9 +155,10 @@ async fn an_idle_keep_alive_connection_holds_no_read_buffer() {
     let tls_bytes = per_idle_connection(&mut secure, tls).await;
 
     eprintln!("engine heap per idle keep-alive connection: plain {plain_bytes} bytes, TLS {tls_bytes} bytes");
-    // Measured 2026-12-02: plain 2,840 bytes (the connection's state, task, serving future
-    // and registration), TLS 5,225 (rustls's connection and the AEAD keys besides). Keeping a
-    // head buffer through the idle wait, as the engine did before, added 256 bytes to each.
+    // Measured 2026-12-02: plain 2,216 bytes (the connection's state, task, serving future
+    // and registration), TLS 4,601 (rustls's connection and the AEAD keys besides). Before,
+    // the engine kept this head's buffer through the idle wait and the handshake's and the
+    // writer's states inline in each connection: 2,840 and 5,225.
     assert!(
         plain_bytes <= 3000,
         "plain: {plain_bytes} bytes per idle connection"
