@@ -102,7 +102,7 @@ where
 {
     let hooks = shared.hello_hooks();
     let config = tls.config.clone();
-    let handshake = async move {
+    let handshake = Box::pin(async move {
         let mut start = Accepting::new(stream);
         let hello = start.client_hello().await?;
         let config = if hooks.wants(hello.servername.as_deref(), hello.offers_alpn) {
@@ -116,7 +116,7 @@ where
             config
         };
         start.handshake(config, hello.servername).await
-    };
+    });
     let limit = shared.limits.handshake_timeout();
     let bounded = crate::tickets::resumption_scope(async move {
         match limit {

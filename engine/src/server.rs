@@ -680,4 +680,22 @@ mod tests {
         // 688 bytes with it inline, 312 now).
         assert!(size <= 320, "a connection's task is {size} bytes");
     }
+
+    // Regression: the handshake's state was stored once by itself and again by each future
+    // wrapping it (timeout, resumption scope, shutdown select), so every connection's boxed
+    // opening phase was 36 KiB, and a burst of handshakes left holes that size in the heap.
+    #[test]
+    fn a_connections_opening_phase_holds_the_handshakes_state_once_boxed() {
+        let server = Server::new(Box::new(NoWake));
+        let (stream, _peer) = tokio::io::duplex(64);
+        let accepted = Accepted {
+            stream,
+            remote: None,
+            local: None,
+        };
+        let opening = open(accepted, &server.shared, None);
+        let size = std::mem::size_of_val(&opening);
+        // 1,576 bytes on 2026-12-03 (36,232 before).
+        assert!(size <= 2048, "a connection's opening phase is {size} bytes");
+    }
 }

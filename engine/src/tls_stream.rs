@@ -23,7 +23,7 @@ use rustls::unbuffered::{
     UnbufferedStatus, WriteTraffic,
 };
 use rustls::{CommonState, ServerConfig};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::hello::HelloInfo;
 use crate::scratch::with_scratch;
@@ -286,6 +286,34 @@ impl Records<'_> {
     }
 }
 
+/// The largest handshake record a client may send (TLSPlaintext's limit).
+const MAX_HANDSHAKE_RECORD: usize = MAX_FRAGMENT;
+const RECORD_HEADER: usize = 5;
+
+/// How far `bytes` hold whole records, scanning on from `from` (a record's start). A
+/// handshake record still arriving is held back from the `Acceptor`, whose receive buffer
+/// (4 KiB) would otherwise be taken while a slow client's hello trickles in; bytes that do
+/// not start one go to it at once, so that it refuses them at once (a plain HTTP request
+/// on a TLS port).
+fn whole_records(bytes: &[u8], mut from: usize) -> usize {
+    loop {
+        match bytes.get(from..).unwrap_or_default() {
+            [] | [0x16] | [0x16, 0x03] | [0x16, 0x03, _] | [0x16, 0x03, _, _] => return from,
+            [0x16, 0x03, _, hi, lo, body @ ..] => {
+                let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+                if len > MAX_HANDSHAKE_RECORD {
+                    return bytes.len();
+                }
+                if body.len() < len {
+                    return from;
+                }
+                from += RECORD_HEADER + len;
+            }
+            _ => return bytes.len(),
+        }
+    }
+}
+
 /// A connection whose handshake has not started: the socket, and the bytes read from it.
 pub(crate) struct Accepting<S> {
     io: S,
@@ -305,13 +333,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Accepting<S> {
     /// Reads until the client's hello is whole. Its bytes stay for the handshake.
     pub async fn client_hello(&mut self) -> io::Result<HelloInfo> {
         let mut acceptor = Acceptor::default();
-        let mut fed = 0;
+        let (mut fed, mut whole) = (0, 0);
         loop {
             if self.read_more().await? == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
-            while fed < self.incoming.len() {
-                match acceptor.read_tls(&mut &self.incoming[fed..])? {
+            whole = whole_records(&self.incoming, whole);
+            while fed < whole {
+                match acceptor.read_tls(&mut &self.incoming[fed..whole])? {
                     0 => break,
                     n => fed += n,
                 }
@@ -328,9 +357,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Accepting<S> {
         }
     }
 
+    /// Reads into the thread's scratch and keeps only what came: a buffer reserved per
+    /// connection instead (a record's 16 KiB) would be held by every handshake in flight,
+    /// a slow client's among them, and the holes they leave among the established
+    /// connections' memory stay in the allocator's heaps after a burst.
     async fn read_more(&mut self) -> io::Result<usize> {
-        self.incoming.reserve(MAX_FRAGMENT);
-        self.io.read_buf(&mut self.incoming).await
+        let Accepting { io, incoming, .. } = self;
+        poll_fn(|cx| {
+            with_scratch(&READ_SCRATCH, READ_SIZE, |scratch| {
+                let mut buf = ReadBuf::new(scratch);
+                ready!(Pin::new(&mut *io).poll_read(cx, &mut buf))?;
+                incoming.extend_from_slice(buf.filled());
+                Poll::Ready(Ok(buf.filled().len()))
+            })
+        })
+        .await
     }
 
     /// Completes the handshake with `config`. A failure has sent its alert.
@@ -648,12 +689,54 @@ mod tests {
 
     struct Pair {
         server: TlsStream<DuplexStream>,
-        client: tokio_rustls::client::TlsStream<DuplexStream>,
+        client: tokio_rustls::client::TlsStream<Trickle>,
+    }
+
+    /// The client's end of the pipe, taking at most `most` bytes per write: a client whose
+    /// records leave in pieces, as a slow one's do.
+    struct Trickle {
+        io: DuplexStream,
+        most: usize,
+    }
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let most = buf.len().min(self.most);
+            Pin::new(&mut self.io).poll_write(cx, &buf[..most])
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_shutdown(cx)
+        }
     }
 
     /// A handshake over an in-memory pipe that passes at most `pipe` bytes at a time, so
-    /// records arrive cut into pieces and writes meet a full socket.
+    /// records arrive cut into pieces and writes meet a full socket. The pipe must hold the
+    /// session tickets the server sends after the handshake: the client has stopped reading
+    /// by then.
     async fn connect(pipe: usize) -> Pair {
+        connect_trickling(pipe, usize::MAX).await
+    }
+
+    async fn connect_trickling(pipe: usize, most: usize) -> Pair {
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
             .unwrap()
@@ -678,6 +761,10 @@ mod tests {
             .with_root_certificates(roots)
             .with_no_client_auth();
         let (client_io, server_io) = duplex(pipe);
+        let client_io = Trickle {
+            io: client_io,
+            most,
+        };
         let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
         let name = ServerName::try_from("localhost").unwrap();
         let (client, server) = tokio::join!(connector.connect(name, client_io), async {
@@ -779,12 +866,61 @@ mod tests {
             .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap();
-        let Err(err) = Accepting::new(server_io).client_hello().await else {
+        // Bounded: a request held back as a record still arriving would wait here forever.
+        let mut accepting = Accepting::new(server_io);
+        let hello = accepting.client_hello();
+        let Err(err) = tokio::time::timeout(std::time::Duration::from_secs(5), hello)
+            .await
+            .expect("refused at once")
+        else {
             panic!("a plain HTTP request was taken for a ClientHello");
         };
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err
             .get_ref()
             .is_some_and(|inner| inner.is::<rustls::Error>()));
+    }
+
+    #[tokio::test]
+    async fn a_hello_written_a_byte_at_a_time_completes_the_handshake() {
+        let handshake = connect_trickling(64 * 1024, 1);
+        let Pair {
+            mut server,
+            mut client,
+        } = tokio::time::timeout(std::time::Duration::from_secs(20), handshake)
+            .await
+            .expect("the handshake completes");
+        client.write_all(b"ping").await.unwrap();
+        let mut got = [0u8; 4];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"ping");
+    }
+
+    #[test]
+    fn only_a_handshake_record_still_arriving_is_held_back_from_the_acceptor() {
+        let record = |len: u16| {
+            let mut r = vec![0x16, 0x03, 0x01];
+            r.extend_from_slice(&len.to_be_bytes());
+            r.resize(RECORD_HEADER + usize::from(len), 0xab);
+            r
+        };
+        let one = record(300);
+        // Cut anywhere, a record is held back up to its start; whole, it is given whole.
+        for cut in 0..one.len() {
+            assert_eq!(whole_records(&one[..cut], 0), 0, "cut at {cut}");
+        }
+        assert_eq!(whole_records(&one, 0), one.len());
+        // Two records, the second cut short: the first goes, the scan resumes at the second.
+        let mut two = one.clone();
+        let second = record(40);
+        two.extend_from_slice(&second[..20]);
+        assert_eq!(whole_records(&two, 0), one.len());
+        assert_eq!(whole_records(&two, one.len()), one.len());
+        // What cannot be a handshake record goes at once, for rustls to refuse.
+        assert_eq!(whole_records(b"GET / HTTP/1.1\r\n", 0), 16);
+        assert_eq!(whole_records(&[0x17, 0x03], 0), 2);
+        assert_eq!(whole_records(&[0x16, 0x02, 0x00], 0), 3);
+        let oversized = [0x16, 0x03, 0x01, 0x40, 0x01];
+        assert_eq!(whole_records(&oversized, 0), oversized.len());
     }
 }
