@@ -102,6 +102,8 @@ where
 {
     let hooks = shared.hello_hooks();
     let config = tls.config.clone();
+    // Boxed once here: inline, each future wrapping it below (and the caller's `select!`)
+    // stored this state again, and a connection's opening phase was 36 KiB.
     let handshake = Box::pin(async move {
         let mut start = Accepting::new(stream);
         let hello = start.client_hello().await?;
