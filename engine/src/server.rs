@@ -662,17 +662,23 @@ mod tests {
         fn wake(&self) {}
     }
 
-    // Regression: HTTP/2's serving state (5 KiB) sat inline in every connection's task, so an
-    // idle HTTP/1.1 connection's task was 11 KiB, most of it room it never used.
-    #[test]
-    fn a_connection_task_does_not_carry_either_protocols_serving_state() {
-        let server = Server::new(Box::new(NoWake));
+    /// A server and a connection accepted over an in-memory pipe, for measuring the futures
+    /// that would serve it (never polled, so the pipe's other end may go).
+    fn server_and_connection() -> (Server, Accepted<tokio::io::DuplexStream>) {
         let (stream, _peer) = tokio::io::duplex(64);
         let accepted = Accepted {
             stream,
             remote: None,
             local: None,
         };
+        (Server::new(Box::new(NoWake)), accepted)
+    }
+
+    // Regression: HTTP/2's serving state (5 KiB) sat inline in every connection's task, so an
+    // idle HTTP/1.1 connection's task was 11 KiB, most of it room it never used.
+    #[test]
+    fn a_connection_task_does_not_carry_either_protocols_serving_state() {
+        let (server, accepted) = server_and_connection();
         let task = connection(accepted, server.shared.clone());
         let size = std::mem::size_of_val(&task);
         // 280 bytes on 2026-12-02, most of it the accepted stream and addresses waiting for
@@ -686,13 +692,7 @@ mod tests {
     // opening phase was 36 KiB, and a burst of handshakes left holes that size in the heap.
     #[test]
     fn a_connections_opening_phase_holds_the_handshakes_state_once_boxed() {
-        let server = Server::new(Box::new(NoWake));
-        let (stream, _peer) = tokio::io::duplex(64);
-        let accepted = Accepted {
-            stream,
-            remote: None,
-            local: None,
-        };
+        let (server, accepted) = server_and_connection();
         let opening = open(accepted, &server.shared, None);
         let size = std::mem::size_of_val(&opening);
         // 1,576 bytes on 2026-12-03 (36,232 before).
