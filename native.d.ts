@@ -57,9 +57,15 @@ export declare class NativeServer {
    * Takes the pending event batch (layout: the table in `engine/src/events.rs`): copied
    * into `scratch`, a buffer the JS layer reuses, when it fits (the answer is its length),
    * else handed over whole as a new Buffer. A new Buffer per batch costs an external
-   * allocation and its finalizer, more than copying the usual batch of a few events.
+   * allocation and its finalizer, more than copying the usual batch of a few events. The
+   * batch's lent body pieces wait for `takeLent`, one per BODY_LENT event.
    */
   takeEventsInto(scratch: Buffer): number | Buffer
+  /**
+   * The body piece of the batch's next BODY_LENT event, as a Buffer over the engine's
+   * memory (`src/lent.rs`); `null` if the batch lent no more.
+   */
+  takeLent(): Buffer | null
   /**
    * Writes bytes for a connection: straight to the socket from this (the JS) thread while
    * the server is lightly loaded, otherwise copied into its queue; `false` means wait for
@@ -68,11 +74,12 @@ export declare class NativeServer {
   write(id: number, data: Uint8Array): boolean
   /**
    * Queues several chunks as one write (the body of a corked `_writev`, or one large
-   * chunk). With `by_reference`, chunks of `BY_REFERENCE_MIN` bytes and more reach the
-   * engine without a copy: napi's `Buffer` holds a reference that keeps the JS memory alive
-   * until the engine drops it, on whichever thread (napi-rs hands an off-thread release
-   * back to the JS thread). Smaller chunks are copied together, which costs less than a
-   * reference each.
+   * chunk). With `by_reference`, large chunks reach the engine without a copy: bytes of a
+   * body piece the engine lent (`LENT_MIN` bytes and more; a piped request body) as the
+   * engine's own `Bytes` again, and other chunks of `BY_REFERENCE_MIN` bytes and more
+   * through napi's `Buffer`, whose reference keeps the JS memory alive until the engine
+   * drops it, on whichever thread (napi-rs hands an off-thread release back to the JS
+   * thread). Smaller chunks are copied together, which costs less than a reference each.
    */
   writev(id: number, chunks: Array<Buffer>, byReference: boolean): boolean
   end(id: number): void
@@ -158,6 +165,12 @@ export interface KeyInfo {
   name: string
   size: number
 }
+
+/**
+ * Body pieces at least this large are lent to JS (`src/lent.rs`), and a write of one goes
+ * through `writev`, which takes it back by reference. Exported for the JS layer.
+ */
+export declare const LENT_MIN: number
 
 export interface Limits {
   headersTimeout?: number

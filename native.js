@@ -842,4 +842,5 @@ module.exports.BY_REFERENCE_MIN = nativeBinding.BY_REFERENCE_MIN
 module.exports.checkSecureContext = nativeBinding.checkSecureContext
 module.exports.createSelfSignedCertificate = nativeBinding.createSelfSignedCertificate
 module.exports.defaultLimits = nativeBinding.defaultLimits
+module.exports.LENT_MIN = nativeBinding.LENT_MIN
 module.exports.nodeNames = nativeBinding.nodeNames

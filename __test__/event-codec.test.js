@@ -8,6 +8,7 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const path = require('node:path');
 const { dispatch } = require('../lib/events');
+const { LENT_MIN } = require('../native');
 
 const GOLDEN = path.join(__dirname, '..', 'engine', 'tests', 'fixtures', 'events.golden');
 
@@ -19,6 +20,14 @@ function golden() {
     cases.set(line.slice(0, at), Buffer.from(line.slice(at + 2), 'hex'));
   }
   return cases;
+}
+
+// The piece the golden BODY_LENT event lends (engine/tests/event_codec.rs makes the same one).
+const LENT_PIECE = Buffer.alloc(LENT_MIN, 'l');
+
+// Stands where the native server stands for a batch: it hands over the batch's lent pieces.
+function lender(pieces) {
+  return { takeLent: () => pieces.shift() ?? null };
 }
 
 // A sink that records every call as [method, ...args].
@@ -51,6 +60,7 @@ const EXPECTED = {
   'REQUEST upgrade': ['onRequest', 9, 'GET', '/ws', 1, 0, ['Connection', 'upgrade', 'Upgrade', 'ws'], 5, Buffer.from('early')],
   'REQUEST rewritten': ['onRequest', 10, 'GET', '/', 1, 2, ['X', 'a b\0'], 2, null],
   BODY: ['onBody', 7, Buffer.from('hello')],
+  BODY_LENT: ['onBody', 7, LENT_PIECE],
   END: ['onEnd', 7, ['X-Sum', '11']],
   PEER_END: ['onPeerEnd', 7],
   CLOSE: ['onClose', 7, 'ECONNRESET', 'connection reset by peer'],
@@ -84,7 +94,7 @@ test('the JS decoder reads every golden event as the engine encoded it', () => {
   assert.deepStrictEqual([...cases.keys()].sort(), Object.keys(EXPECTED).sort(), 'one expectation per golden event');
   for (const [name, bytes] of cases) {
     const { sink, calls } = recorder();
-    dispatch(bytes, sink);
+    dispatch(bytes, sink, bytes.length, false, lender(name === 'BODY_LENT' ? [LENT_PIECE] : []));
     assert.deepStrictEqual(normalize(calls), [normalize(EXPECTED[name])], name);
   }
 });
@@ -92,7 +102,8 @@ test('the JS decoder reads every golden event as the engine encoded it', () => {
 test('a batch of every event is decoded in order', () => {
   const cases = golden();
   const { sink, calls } = recorder();
-  dispatch(Buffer.concat([...cases.values()]), sink);
+  const batch = Buffer.concat([...cases.values()]);
+  dispatch(batch, sink, batch.length, false, lender([LENT_PIECE]));
   assert.deepStrictEqual(calls.map((c) => c[0]), [...cases.keys()].map((name) => EXPECTED[name][0]));
 });
 
@@ -102,7 +113,7 @@ test('a batch decoded from the reused buffer hands on copies, and only its lengt
   const reused = Buffer.alloc(batch.length + 64, 0xff);
   batch.copy(reused);
   const { sink, calls } = recorder();
-  dispatch(reused, sink, batch.length, true);
+  dispatch(reused, sink, batch.length, true, lender([Buffer.from(LENT_PIECE)]));
   // The next batch overwrites the buffer; what listeners were given must not change.
   reused.fill(0);
   assert.deepStrictEqual(normalize(calls), [...cases.keys()].map((name) => normalize(EXPECTED[name])));
@@ -127,4 +138,12 @@ test('connections that opened alike share their decoded TLS facts and local addr
   assert.strictEqual(other.tls.servername, 'a');
   assert.strictEqual(first.tls.servername, '');
   assert.strictEqual(third.tls.servername, '');
+});
+
+test('a lent body piece is handed on as the Buffer it was lent as, not a copy', () => {
+  const bytes = golden().get('BODY_LENT');
+  const piece = Buffer.from(LENT_PIECE);
+  const { sink, calls } = recorder();
+  dispatch(bytes, sink, bytes.length, false, lender([piece]));
+  assert.strictEqual(calls[0][2], piece);
 });

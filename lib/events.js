@@ -27,6 +27,7 @@ const PIPE_DATA = 16;
 const PIPE_END = 17;
 const PIPE_DRAIN = 18;
 const ADOPTED = 19;
+const BODY_LENT = 20;
 
 const FLAG_HAS_BODY = 1;
 const FLAG_KEEP_ALIVE = 2;
@@ -174,13 +175,13 @@ function dispatchPending(native, sink) {
   const into = scratchBusy ? Buffer.allocUnsafeSlow(SCRATCH_SIZE) : scratch;
   const taken = native.takeEventsInto(into);
   if (typeof taken !== 'number') {
-    dispatch(taken, sink);
+    dispatch(taken, sink, taken.length, false, native);
   } else if (into !== scratch) {
-    dispatch(into, sink, taken);
+    dispatch(into, sink, taken, false, native);
   } else {
     scratchBusy = true;
     try {
-      dispatch(scratch, sink, taken, true);
+      dispatch(scratch, sink, taken, true, native);
     } finally {
       scratchBusy = false;
     }
@@ -190,8 +191,9 @@ function dispatchPending(native, sink) {
 // Calls `sink` once per event of `buf`'s first `length` bytes. An exception from application
 // code (a 'request' listener) must not lose the rest of the batch: each is collected and
 // rethrown after the batch, one throw per exception and in order, so 'uncaughtException'
-// sees every one as on node:https.
-function dispatch(buf, sink, length = buf.length, reused = false) {
+// sees every one as on node:https. `lender` is the native server whose batch this is: it
+// hands over the body pieces lent beside the batch (BODY_LENT), in order.
+function dispatch(buf, sink, length = buf.length, reused = false, lender = null) {
   const r = new Reader(buf, reused);
   let failures = null;
   while (r.o < length) {
@@ -240,6 +242,16 @@ function dispatch(buf, sink, length = buf.length, reused = false) {
           break;
         }
         case BODY: sink.onBody(id, r.bytes32()); break;
+        case BODY_LENT: {
+          // Taken before anything can throw, so the next BODY_LENT gets its own piece.
+          const len = r.u32();
+          const piece = lender === null ? null : lender.takeLent();
+          if (piece === null || piece.length !== len) {
+            throw new Error('rhttps: a lent body piece is missing (binary and JS layer out of step)');
+          }
+          sink.onBody(id, piece);
+          break;
+        }
         case END: sink.onEnd(id, r.headers(r.u16())); break;
         case PEER_END: sink.onPeerEnd(id); break;
         case CLOSE: {

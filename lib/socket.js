@@ -33,9 +33,12 @@ function flushCompletions() {
   if (failures !== null) rethrowEach(failures);
 }
 
-// The engine's threshold for taking a write chunk by reference (src/native_server.rs);
-// smaller chunks are cheaper to copy than a reference is to release.
-const { BY_REFERENCE_MIN } = require('./native');
+// The engine's thresholds for taking a write chunk by reference (src/native_server.rs):
+// a chunk of LENT_MIN bytes or more may be a body piece the engine lent (a piped request
+// body), taken back as its own bytes; other chunks of BY_REFERENCE_MIN bytes and more are
+// held through a napi reference. Smaller chunks are cheaper to copy than a reference is to
+// release.
+const { LENT_MIN } = require('./native');
 // Corked chunks up to this many bytes in all are joined on this side (see _writev).
 const JOIN_MAX = 16 * 1024;
 
@@ -146,9 +149,10 @@ function defineSocket(parentPrototype) {
       else cb();
     }
 
-    // One chunk to the engine; a large one goes by reference (writev passes it without a copy).
+    // One chunk to the engine; a large one may go by reference (writev passes it without a
+    // copy when it can).
     _writeChunk(chunk) {
-      return this._byReference && chunk.length >= BY_REFERENCE_MIN
+      return this._byReference && chunk.length >= LENT_MIN
         ? this._native.writev(this._id, [chunk], true)
         : this._native.write(this._id, chunk);
     }

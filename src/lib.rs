@@ -4,6 +4,7 @@
 #![deny(clippy::all)]
 
 mod errors;
+mod lent;
 mod native_server;
 mod node_names;
 mod tools;

@@ -15,6 +15,8 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{CleanupEnvHook, Env, Status};
 use napi_derive::napi;
 use rhttps_engine::event_queue::{Taken, Waker};
+
+use crate::lent::Lent;
 use rhttps_engine::hello::{AlpnChoice, HelloAnswer, HelloHooks};
 use rhttps_engine::pfx::Pfx;
 use rhttps_engine::server::WeakServer;
@@ -191,12 +193,18 @@ type Teardown = (WeakServer, Arc<AtomicBool>);
 #[napi]
 pub const BY_REFERENCE_MIN: u32 = 4 * rhttps_engine::conn::WRITE_HIGH_WATER as u32 + 1;
 
+/// Body pieces at least this large are lent to JS (`src/lent.rs`), and a write of one goes
+/// through `writev`, which takes it back by reference. Exported for the JS layer.
+#[napi]
+pub const LENT_MIN: u32 = rhttps_engine::events::LENT_MIN as u32;
+
 #[napi(custom_finalize)]
 pub struct NativeServer {
     engine: Server,
     wake: SharedWake,
     teardown: Option<CleanupEnvHook<Teardown>>,
     torn_down: Arc<AtomicBool>,
+    lent: Arc<Lent>,
 }
 
 impl ObjectFinalize for NativeServer {
@@ -255,6 +263,7 @@ impl NativeServer {
             wake,
             teardown: Some(teardown),
             torn_down,
+            lent: Arc::default(),
         })
     }
 
@@ -437,14 +446,24 @@ impl NativeServer {
     /// Takes the pending event batch (layout: the table in `engine/src/events.rs`): copied
     /// into `scratch`, a buffer the JS layer reuses, when it fits (the answer is its length),
     /// else handed over whole as a new Buffer. A new Buffer per batch costs an external
-    /// allocation and its finalizer, more than copying the usual batch of a few events.
+    /// allocation and its finalizer, more than copying the usual batch of a few events. The
+    /// batch's lent body pieces wait for `takeLent`, one per BODY_LENT event.
     #[napi(catch_unwind)]
     pub fn take_events_into(&self, mut scratch: BufferSlice) -> Either<u32, Buffer> {
-        match self.engine.take_events_into(&mut scratch) {
+        let (taken, pieces) = self.engine.take_events_into(&mut scratch);
+        self.lent.batch_taken(pieces);
+        match taken {
             // The scratch buffer is far below 4 GiB.
             Taken::Copied(len) => Either::A(len as u32),
             Taken::Whole(batch) => Either::B(Buffer::from(batch)),
         }
+    }
+
+    /// The body piece of the batch's next BODY_LENT event, as a Buffer over the engine's
+    /// memory (`src/lent.rs`); `null` if the batch lent no more.
+    #[napi(catch_unwind)]
+    pub fn take_lent<'env>(&self, env: &'env Env) -> napi::Result<Option<BufferSlice<'env>>> {
+        self.lent.next_buffer(env)
     }
 
     /// Writes bytes for a connection: straight to the socket from this (the JS) thread while
@@ -456,14 +475,15 @@ impl NativeServer {
     }
 
     /// Queues several chunks as one write (the body of a corked `_writev`, or one large
-    /// chunk). With `by_reference`, chunks of `BY_REFERENCE_MIN` bytes and more reach the
-    /// engine without a copy: napi's `Buffer` holds a reference that keeps the JS memory alive
-    /// until the engine drops it, on whichever thread (napi-rs hands an off-thread release
-    /// back to the JS thread). Smaller chunks are copied together, which costs less than a
-    /// reference each.
+    /// chunk). With `by_reference`, large chunks reach the engine without a copy: bytes of a
+    /// body piece the engine lent (`LENT_MIN` bytes and more; a piped request body) as the
+    /// engine's own `Bytes` again, and other chunks of `BY_REFERENCE_MIN` bytes and more
+    /// through napi's `Buffer`, whose reference keeps the JS memory alive until the engine
+    /// drops it, on whichever thread (napi-rs hands an off-thread release back to the JS
+    /// thread). Smaller chunks are copied together, which costs less than a reference each.
     #[napi(catch_unwind)]
     pub fn writev(&self, id: u32, chunks: Vec<Buffer>, by_reference: bool) -> bool {
-        if !by_reference || chunks.iter().all(|c| c.len() < BY_REFERENCE_MIN as usize) {
+        if !by_reference || chunks.iter().all(|c| c.len() < LENT_MIN as usize) {
             let total = chunks.iter().map(|c| c.len()).sum();
             let mut joined = bytes::BytesMut::with_capacity(total);
             for c in &chunks {
@@ -474,14 +494,22 @@ impl NativeServer {
         let mut pieces = Vec::with_capacity(chunks.len());
         let mut small = bytes::BytesMut::new();
         for c in chunks {
-            if c.len() < BY_REFERENCE_MIN as usize {
-                small.extend_from_slice(&c);
-                continue;
-            }
+            let own = match c.len() >= LENT_MIN as usize {
+                true => self.lent.find(&c),
+                false => None,
+            };
+            let piece = match own {
+                Some(piece) => piece,
+                None if c.len() >= BY_REFERENCE_MIN as usize => bytes::Bytes::from_owner(c),
+                None => {
+                    small.extend_from_slice(&c);
+                    continue;
+                }
+            };
             if !small.is_empty() {
                 pieces.push(small.split().freeze());
             }
-            pieces.push(bytes::Bytes::from_owner(c));
+            pieces.push(piece);
         }
         if !small.is_empty() {
             pieces.push(small.freeze());

@@ -858,8 +858,8 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut, head_checked: &
                     }
                     let n = (*remaining).min(buf.len() as u64) as usize;
                     *remaining -= n as u64;
-                    let data = buf.split_to(n);
-                    ctx.events.push(|e| e.body(id, &data));
+                    let data = buf.split_to(n).freeze();
+                    ctx.events.push(|e| e.body_piece(id, data));
                     if *remaining > 0 {
                         return true;
                     }
@@ -869,8 +869,8 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut, head_checked: &
                     if buf.is_empty() {
                         return false;
                     }
-                    let data = buf.split();
-                    ctx.events.push(|e| e.body(id, &data));
+                    let data = buf.split().freeze();
+                    ctx.events.push(|e| e.body_piece(id, data));
                     return true;
                 }
                 Body::Chunked(decoder) => match decoder.step(buf, ctx.limits.parse()) {
@@ -884,7 +884,7 @@ fn process(ctx: &ConnCtx, phase: &mut Phase, buf: &mut BytesMut, head_checked: &
             match step {
                 Step::NeedMore => false,
                 Step::Data(data) => {
-                    ctx.events.push(|e| e.body(id, &data));
+                    ctx.events.push(|e| e.body_piece(id, data));
                     true
                 }
                 Step::Done(trailers) => {

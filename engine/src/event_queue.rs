@@ -1,5 +1,6 @@
 //! The hand-off from engine threads to the consumer's thread: events (`events`) are appended to
-//! one flat buffer and the consumer is woken once per batch, not once per event.
+//! one flat buffer and the consumer is woken once per batch, not once per event. Large body
+//! pieces travel beside the buffer, lent rather than copied into it (`events::BODY_LENT`).
 //!
 //! An engine worker thread does not wake the consumer at the first event of a batch but when it
 //! runs out of work (tokio's park hook, `engine_thread_parking`), or, while it stays busy, at
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::events::Encoder;
@@ -103,10 +105,31 @@ impl Wake {
     }
 }
 
+/// The batch being gathered: its bytes, and the body pieces its BODY_LENT events lend.
+#[derive(Default)]
+pub struct Batch {
+    pub bytes: Vec<u8>,
+    pub lent: Vec<Bytes>,
+}
+
+impl Batch {
+    fn with_capacity(bytes: usize) -> Self {
+        Batch {
+            bytes: Vec::with_capacity(bytes),
+            lent: Vec::new(),
+        }
+    }
+
+    /// What the batch holds for the consumer, lent pieces included.
+    fn size(&self) -> usize {
+        self.bytes.len() + self.lent.iter().map(Bytes::len).sum::<usize>()
+    }
+}
+
 pub struct EventQueue {
-    buf: Mutex<Vec<u8>>,
-    /// The buffer's length, kept beside it so the room check on every read and parse needs
-    /// no lock.
+    buf: Mutex<Batch>,
+    /// The batch's size (`Batch::size`), kept beside it so the room check on every read and
+    /// parse needs no lock.
     pending: AtomicUsize,
     wake: Arc<Wake>,
     /// Pushes into the batch being gathered, and into the last one taken.
@@ -119,7 +142,7 @@ pub struct EventQueue {
 impl EventQueue {
     pub fn new(waker: Box<dyn Waker>) -> Self {
         EventQueue {
-            buf: Mutex::new(Vec::with_capacity(4096)),
+            buf: Mutex::new(Batch::with_capacity(4096)),
             pending: AtomicUsize::new(0),
             wake: Arc::new(Wake {
                 scheduled: AtomicBool::new(false),
@@ -135,7 +158,7 @@ impl EventQueue {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
+    fn lock(&self) -> MutexGuard<'_, Batch> {
         self.buf
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -147,51 +170,57 @@ impl EventQueue {
     pub fn push(&self, encode: impl FnOnce(&mut Encoder<'_>)) {
         {
             let mut guard = self.lock();
+            let batch = &mut *guard;
             let mut partial = Partial {
-                buf: &mut guard,
-                start: 0,
+                start: batch.bytes.len(),
+                lent_start: batch.lent.len(),
+                batch,
                 done: false,
             };
-            partial.start = partial.buf.len();
-            encode(&mut Encoder::new(&mut *partial.buf));
+            let Batch { bytes, lent } = &mut *partial.batch;
+            encode(&mut Encoder::lending(bytes, lent));
             partial.done = true;
-            self.pending.store(partial.buf.len(), Ordering::Relaxed);
+            self.pending.store(partial.batch.size(), Ordering::Relaxed);
             self.pushes.fetch_add(1, Ordering::Relaxed);
         }
         self.wake.after_push();
     }
 
     /// Takes the whole pending batch. The next push after this wakes the consumer again.
-    pub fn take(&self) -> Vec<u8> {
+    pub fn take(&self) -> Batch {
         let taken = {
             let mut guard = self.lock();
             self.start_next_batch();
-            std::mem::replace(&mut *guard, Vec::with_capacity(4096))
+            std::mem::replace(&mut *guard, Batch::with_capacity(4096))
         };
         self.drained.notify_waiters();
         taken
     }
 
-    /// Takes the pending batch into `dst` when it fits there, keeping this buffer for the next
-    /// batch: the consumer reuses one buffer for the usual small batch instead of taking over
-    /// a fresh allocation per batch. A batch larger than `dst` is handed over whole.
-    pub fn take_into(&self, dst: &mut [u8]) -> Taken {
+    /// Takes the pending batch's bytes into `dst` when they fit there, keeping this buffer
+    /// for the next batch: the consumer reuses one buffer for the usual small batch instead
+    /// of taking over a fresh allocation per batch. Bytes larger than `dst` are handed over
+    /// whole. The batch's lent pieces come beside them.
+    pub fn take_into(&self, dst: &mut [u8]) -> (Taken, Vec<Bytes>) {
         let taken = {
             let mut guard = self.lock();
             self.start_next_batch();
-            match dst.get_mut(..guard.len()) {
+            let lent = std::mem::take(&mut guard.lent);
+            let bytes = &mut guard.bytes;
+            let taken = match dst.get_mut(..bytes.len()) {
                 Some(room) => {
-                    room.copy_from_slice(&guard);
-                    let len = guard.len();
-                    guard.clear();
+                    room.copy_from_slice(bytes);
+                    let len = bytes.len();
+                    bytes.clear();
                     // A burst may have grown the buffer; it is not kept at that size.
-                    if guard.capacity() > KEPT_CAPACITY {
-                        guard.shrink_to(KEPT_CAPACITY);
+                    if bytes.capacity() > KEPT_CAPACITY {
+                        bytes.shrink_to(KEPT_CAPACITY);
                     }
                     Taken::Copied(len)
                 }
-                None => Taken::Whole(std::mem::replace(&mut *guard, Vec::with_capacity(4096))),
-            }
+                None => Taken::Whole(std::mem::replace(bytes, Vec::with_capacity(4096))),
+            };
+            (taken, lent)
         };
         self.drained.notify_waiters();
         taken
@@ -238,17 +267,19 @@ pub enum Taken {
     Whole(Vec<u8>),
 }
 
-/// Cuts the buffer back to where an encoding started unless it finished.
+/// Cuts the batch back to where an encoding started unless it finished.
 struct Partial<'a> {
-    buf: &'a mut Vec<u8>,
+    batch: &'a mut Batch,
     start: usize,
+    lent_start: usize,
     done: bool,
 }
 
 impl Drop for Partial<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.buf.truncate(self.start);
+            self.batch.bytes.truncate(self.start);
+            self.batch.lent.truncate(self.lent_start);
         }
     }
 }
@@ -288,13 +319,16 @@ mod tests {
             e.peer_end(8);
         });
         let mut dst = [0u8; 64];
-        assert_eq!(queue.take_into(&mut dst), Taken::Copied(expected.len()));
+        assert_eq!(queue.take_into(&mut dst).0, Taken::Copied(expected.len()));
         assert_eq!(&dst[..expected.len()], &expected[..]);
         assert_eq!(wakes.load(Ordering::Relaxed), 1);
         queue.push(|e| e.drain(9));
         assert_eq!(wakes.load(Ordering::Relaxed), 2);
-        assert_eq!(queue.take_into(&mut dst), Taken::Copied(expected.len() / 2));
-        assert_eq!(queue.take_into(&mut dst), Taken::Copied(0));
+        assert_eq!(
+            queue.take_into(&mut dst).0,
+            Taken::Copied(expected.len() / 2)
+        );
+        assert_eq!(queue.take_into(&mut dst).0, Taken::Copied(0));
     }
 
     /// Runs `f` on a thread of its own that defers wake-ups as tokio's workers do.
@@ -328,7 +362,7 @@ mod tests {
                 "the batch's wake-up is not repeated"
             );
             let mut dst = [0u8; 64];
-            assert!(matches!(queue.take_into(&mut dst), Taken::Copied(n) if n > 0));
+            assert!(matches!(queue.take_into(&mut dst).0, Taken::Copied(n) if n > 0));
             queue.push(|e| e.drain(4));
             engine_thread_parking();
             assert_eq!(
@@ -360,16 +394,58 @@ mod tests {
     }
 
     #[test]
+    fn a_large_body_piece_is_lent_beside_the_batch_and_counts_towards_its_size() {
+        let (queue, _) = queue();
+        let piece = bytes::Bytes::from(vec![b'x'; crate::events::LENT_MIN]);
+        queue.push(|e| e.body_piece(3, piece.clone()));
+        assert!(
+            queue.pending.load(Ordering::Relaxed) > crate::events::LENT_MIN,
+            "the room check sees the lent bytes"
+        );
+        let mut dst = [0u8; 64];
+        let (taken, lent) = queue.take_into(&mut dst);
+        let Taken::Copied(len) = taken else {
+            panic!("the event itself is small: {taken:?}");
+        };
+        assert_eq!(dst[0], crate::events::BODY_LENT);
+        assert_eq!(len, 9, "kind, connection and length: no body bytes");
+        assert_eq!(lent.len(), 1);
+        assert_eq!(
+            lent[0].as_ptr(),
+            piece.as_ptr(),
+            "the same memory, not a copy"
+        );
+        assert_eq!(queue.take_into(&mut dst), (Taken::Copied(0), Vec::new()));
+    }
+
+    #[test]
+    fn an_encoding_that_panics_leaves_neither_its_bytes_nor_its_lent_piece() {
+        let (queue, _) = queue();
+        queue.push(|e| e.drain(1));
+        let piece = bytes::Bytes::from(vec![b'x'; crate::events::LENT_MIN]);
+        let pushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            queue.push(|e| {
+                e.body_piece(2, piece.clone());
+                panic!("an encoder failed half-way");
+            })
+        }));
+        assert!(pushed.is_err());
+        let batch = queue.take();
+        assert_eq!(batch.bytes, encoded(|e| e.drain(1)));
+        assert!(batch.lent.is_empty());
+    }
+
+    #[test]
     fn a_batch_larger_than_the_consumers_buffer_is_handed_over_whole() {
         let (queue, _) = queue();
         let body = vec![b'x'; 100];
         queue.push(|e| e.body(3, &body));
         let mut dst = [0u8; 64];
         assert_eq!(
-            queue.take_into(&mut dst),
+            queue.take_into(&mut dst).0,
             Taken::Whole(encoded(|e| e.body(3, &body)))
         );
         assert!(dst.iter().all(|&b| b == 0), "nothing was copied");
-        assert_eq!(queue.take_into(&mut dst), Taken::Copied(0));
+        assert_eq!(queue.take_into(&mut dst).0, Taken::Copied(0));
     }
 }

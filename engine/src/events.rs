@@ -30,8 +30,15 @@
 //! | 17   | PIPE_END     | pipe | (none): the engine's side of the pipe is closed (its connection closed, or its handshake failed) |
 //! | 18   | PIPE_DRAIN   | pipe | (none): the input written to the pipe fell below the high-water mark |
 //! | 19   | ADOPTED      | id   | pipe: u32: connection `id`, whose OPEN follows, is served over pipe `pipe` |
+//! | 20   | BODY_LENT    | id   | len: u32: a body piece of `LENT_MIN` bytes or more, passed beside the batch instead of copied into it (the batch's next lent piece, `len` bytes) |
+//!
+//! A batch is its bytes and, in order, the pieces its BODY_LENT events stand for: a large body
+//! piece reaches the consumer in the memory it was read into, and the JS layer hands it back
+//! to a response by reference (`src/native_server.rs`).
 
 use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
 
 use crate::client_auth::VerifyError;
 use crate::conn::CloseReason;
@@ -57,6 +64,12 @@ pub const PIPE_DATA: u8 = 16;
 pub const PIPE_END: u8 = 17;
 pub const PIPE_DRAIN: u8 = 18;
 pub const ADOPTED: u8 = 19;
+pub const BODY_LENT: u8 = 20;
+
+/// Body pieces at least this large are lent, not copied into the batch. Above a connection's
+/// write high-water mark, so a response write of a lent piece always waits for the DRAIN that
+/// follows its bytes onto the wire before its callback runs, as a copied write's would mean.
+pub const LENT_MIN: usize = crate::conn::WRITE_HIGH_WATER + 1;
 
 /// REQUEST flags.
 pub const FLAG_HAS_BODY: u8 = 1;
@@ -92,11 +105,21 @@ pub struct Negotiated {
 /// callers' own limits (`maxHeaderSize`, read sizes) keep real values far below them.
 pub struct Encoder<'a> {
     out: &'a mut Vec<u8>,
+    /// Where lent pieces go; without it every body is copied inline.
+    lent: Option<&'a mut Vec<Bytes>>,
 }
 
 impl<'a> Encoder<'a> {
     pub fn new(out: &'a mut Vec<u8>) -> Self {
-        Encoder { out }
+        Encoder { out, lent: None }
+    }
+
+    /// An encoder that lends large body pieces (`body_piece`) to `lent`.
+    pub fn lending(out: &'a mut Vec<u8>, lent: &'a mut Vec<Bytes>) -> Self {
+        Encoder {
+            out,
+            lent: Some(lent),
+        }
     }
 
     pub fn open(
@@ -152,6 +175,19 @@ impl<'a> Encoder<'a> {
     pub fn body(&mut self, id: u32, data: &[u8]) {
         self.head(BODY, id);
         self.bytes32(data);
+    }
+
+    /// A body piece the caller owns: lent when it is large and this encoder lends, else BODY.
+    pub fn body_piece(&mut self, id: u32, data: Bytes) {
+        match self.lent.as_deref_mut() {
+            Some(lent) if data.len() >= LENT_MIN && u32::try_from(data.len()).is_ok() => {
+                let len = data.len() as u32;
+                lent.push(data);
+                self.head(BODY_LENT, id);
+                self.u32(len);
+            }
+            _ => self.body(id, &data),
+        }
     }
 
     pub fn end<N: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, id: u32, trailers: &[(N, V)]) {
@@ -418,10 +454,22 @@ impl std::error::Error for DecodeError {}
 /// Decodes a whole batch. Strings are read as latin1 where the JS side reads them so (request
 /// lines and headers), as UTF-8 where it reads UTF-8 (details).
 pub fn decode(buf: &[u8]) -> Result<Vec<Event>, DecodeError> {
-    let mut r = Reader { buf, at: 0 };
+    decode_batch(buf, &[])
+}
+
+/// Decodes a batch with the pieces it lent; a lent piece decodes as the BODY it stands for.
+pub fn decode_batch(buf: &[u8], lent: &[Bytes]) -> Result<Vec<Event>, DecodeError> {
+    let mut r = Reader {
+        buf,
+        at: 0,
+        lent: lent.iter(),
+    };
     let mut out = Vec::new();
     while r.at < buf.len() {
         out.push(r.event()?);
+    }
+    if r.lent.next().is_some() {
+        return r.fail("more lent pieces than BODY_LENT events");
     }
     Ok(out)
 }
@@ -429,6 +477,7 @@ pub fn decode(buf: &[u8]) -> Result<Vec<Event>, DecodeError> {
 struct Reader<'a> {
     buf: &'a [u8],
     at: usize,
+    lent: std::slice::Iter<'a, Bytes>,
 }
 
 type Decoded<T> = Result<T, DecodeError>;
@@ -588,6 +637,17 @@ impl Reader<'_> {
                 id,
                 data: self.bytes32()?,
             },
+            BODY_LENT => {
+                let len = self.u32()? as usize;
+                match self.lent.next() {
+                    Some(piece) if piece.len() == len => Event::Body {
+                        id,
+                        data: piece.to_vec(),
+                    },
+                    Some(_) => return self.fail("a lent piece of another length"),
+                    None => return self.fail("a BODY_LENT event with no lent piece"),
+                }
+            }
             END => Event::End {
                 id,
                 trailers: self.pairs()?,

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::conn::{self, CloseReason, ConnHandle};
 use crate::error::EngineError;
-use crate::event_queue::{EventQueue, Taken, Waker};
+use crate::event_queue::{Batch, EventQueue, Taken, Waker};
 use crate::events::Negotiated;
 use crate::handshake;
 use crate::hello::{self, HelloAnswer, HelloHooks};
@@ -149,12 +149,13 @@ impl Server {
     }
 
     /// Takes every event produced since the last call (see `events` for the layout).
-    pub fn take_events(&self) -> Vec<u8> {
+    pub fn take_events(&self) -> Batch {
         self.shared.events.take()
     }
 
-    /// Takes the pending event batch into `dst` if it fits (see `EventQueue::take_into`).
-    pub fn take_events_into(&self, dst: &mut [u8]) -> Taken {
+    /// Takes the pending event batch into `dst` if it fits, and its lent pieces (see
+    /// `EventQueue::take_into`).
+    pub fn take_events_into(&self, dst: &mut [u8]) -> (Taken, Vec<Bytes>) {
         self.shared.events.take_into(dst)
     }
 

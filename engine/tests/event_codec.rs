@@ -7,6 +7,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use bytes::Bytes;
+
 use rhttps_engine::client_auth::VerifyError;
 use rhttps_engine::conn::CloseReason;
 use rhttps_engine::events::{self, Encoder, Event, Negotiated};
@@ -22,13 +24,33 @@ fn addr(s: &str) -> Option<SocketAddr> {
     Some(s.parse().expect("address"))
 }
 
-/// Each golden event: its name, how it is encoded, and what decoding must give back.
-fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
+/// One golden event: its name, its bytes, the pieces it lent beside them, and what decoding
+/// must give back.
+struct Case {
+    name: &'static str,
+    bytes: Vec<u8>,
+    lent: Vec<Bytes>,
+    event: Event,
+}
+
+/// The piece the BODY_LENT case lends; `__test__/event-codec.test.js` makes the same one.
+fn lent_piece() -> Bytes {
+    Bytes::from(vec![b'l'; events::LENT_MIN])
+}
+
+/// Each golden event, encoded by an encoder that lends.
+fn cases() -> Vec<Case> {
     let mut out = Vec::new();
     let mut case = |name, encode: &dyn Fn(&mut Encoder<'_>), event| {
-        let mut buf = Vec::new();
-        encode(&mut Encoder::new(&mut buf));
-        out.push((name, buf, event));
+        let mut bytes = Vec::new();
+        let mut lent = Vec::new();
+        encode(&mut Encoder::lending(&mut bytes, &mut lent));
+        out.push(Case {
+            name,
+            bytes,
+            lent,
+            event,
+        });
     };
 
     let tls = Negotiated {
@@ -208,6 +230,14 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Event)> {
         },
     );
     case(
+        "BODY_LENT",
+        &|e| e.body_piece(7, lent_piece()),
+        Event::Body {
+            id: 7,
+            data: lent_piece().to_vec(),
+        },
+    );
+    case(
         "DATA",
         &|e| e.data(9, &[0, 1, 2, 255]),
         Event::Data {
@@ -269,7 +299,7 @@ fn hex(bytes: &[u8]) -> String {
 fn every_event_kind_encodes_to_the_golden_bytes() {
     let text: String = cases()
         .iter()
-        .map(|(name, bytes, _)| format!("{name}: {}\n", hex(bytes)))
+        .map(|c| format!("{}: {}\n", c.name, hex(&c.bytes)))
         .collect();
     if std::env::var_os("RHTTPS_UPDATE_GOLDEN").is_some() {
         std::fs::write(golden_path(), &text).expect("write golden file");
@@ -284,36 +314,78 @@ fn every_event_kind_encodes_to_the_golden_bytes() {
 #[test]
 fn every_event_kind_decodes_to_what_was_encoded() {
     let all = cases();
-    let kinds: std::collections::BTreeSet<u8> = all.iter().map(|(_, bytes, _)| bytes[0]).collect();
-    assert_eq!(kinds.len(), 19, "a case for every event kind");
+    let kinds: std::collections::BTreeSet<u8> = all.iter().map(|c| c.bytes[0]).collect();
+    assert_eq!(kinds.len(), 20, "a case for every event kind");
     let mut batch = Vec::new();
-    for (name, bytes, want) in &all {
+    let mut lent = Vec::new();
+    for c in &all {
         assert_eq!(
-            &events::decode(bytes).unwrap(),
-            std::slice::from_ref(want),
-            "{name}"
+            &events::decode_batch(&c.bytes, &c.lent).unwrap(),
+            std::slice::from_ref(&c.event),
+            "{}",
+            c.name
         );
-        batch.extend_from_slice(bytes);
+        batch.extend_from_slice(&c.bytes);
+        lent.extend(c.lent.iter().cloned());
     }
-    let every: Vec<Event> = all.into_iter().map(|(_, _, e)| e).collect();
+    let every: Vec<Event> = all.into_iter().map(|c| c.event).collect();
     assert_eq!(
-        events::decode(&batch).unwrap(),
+        events::decode_batch(&batch, &lent).unwrap(),
         every,
         "one batch of them all"
     );
 }
 
 #[test]
+fn only_a_large_body_piece_is_lent_and_only_by_an_encoder_that_lends() {
+    let small = Bytes::from(vec![b's'; events::LENT_MIN - 1]);
+    let mut bytes = Vec::new();
+    let mut lent = Vec::new();
+    Encoder::lending(&mut bytes, &mut lent).body_piece(3, small.clone());
+    assert!(lent.is_empty(), "a smaller piece is copied inline");
+    assert_eq!(bytes[0], events::BODY);
+    let mut inline = Vec::new();
+    Encoder::new(&mut inline).body_piece(3, lent_piece());
+    assert_eq!(inline[0], events::BODY, "an encoder without a list copies");
+    assert_eq!(
+        events::decode(&inline).unwrap(),
+        vec![Event::Body {
+            id: 3,
+            data: lent_piece().to_vec()
+        }]
+    );
+}
+
+#[test]
 fn a_truncated_or_unknown_event_is_a_decode_error_not_a_panic() {
-    for (name, bytes, _) in cases() {
-        for cut in 1..bytes.len() {
+    for c in cases() {
+        for cut in 1..c.bytes.len() {
             assert!(
-                events::decode(&bytes[..cut]).is_err(),
-                "{name} cut at {cut}"
+                events::decode_batch(&c.bytes[..cut], &c.lent).is_err(),
+                "{} cut at {cut}",
+                c.name
             );
         }
     }
     assert!(events::decode(&[99, 0, 0, 0, 0]).is_err());
+    let lent = cases()
+        .into_iter()
+        .find(|c| c.name == "BODY_LENT")
+        .expect("the BODY_LENT case");
+    assert!(
+        events::decode(&lent.bytes).is_err(),
+        "BODY_LENT without its piece"
+    );
+    let mut extra = lent.lent.clone();
+    extra.push(lent_piece());
+    assert!(
+        events::decode_batch(&lent.bytes, &extra).is_err(),
+        "a piece no event stands for"
+    );
+    assert!(
+        events::decode_batch(&lent.bytes, &[Bytes::from_static(b"short")]).is_err(),
+        "a piece of another length"
+    );
     let mut bad_reason = Vec::new();
     Encoder::new(&mut bad_reason).close(1, CloseReason::Clean, "");
     bad_reason[5] = 200;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rhttps_engine::event_queue::Waker;
+use rhttps_engine::event_queue::{Batch, Waker};
 use rhttps_engine::events::{self, FLAG_HAS_BODY, FLAG_KEEP_ALIVE};
 use rhttps_engine::request::RequestError;
 use rhttps_engine::{ListenOptions, Server};
@@ -44,8 +44,9 @@ pub fn tls_client_with(
 }
 
 /// Decodes a batch with the engine's own decoder; a batch it cannot read fails the test.
-pub fn decode(buf: &[u8]) -> Vec<Event> {
-    events::decode(buf).expect("the engine wrote a batch its decoder cannot read")
+pub fn decode(batch: &Batch) -> Vec<Event> {
+    events::decode_batch(&batch.bytes, &batch.lent)
+        .expect("the engine wrote a batch its decoder cannot read")
 }
 
 /// A running engine server plus a task answering it like a minimal JS layer would:
