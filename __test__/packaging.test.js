@@ -69,6 +69,28 @@ test('the published package holds only the loader, JS layer, typings, README and
   assert.ok(!files.some((f) => f.endsWith('.rs') || f.startsWith('__test__') || f.endsWith('.node')));
 });
 
+// The names of an ELF64 little-endian file's sections.
+function elfSections(file) {
+  const elf = fs.readFileSync(file);
+  assert.equal(elf.toString('latin1', 0, 4), '\x7fELF');
+  const shoff = Number(elf.readBigUInt64LE(0x28));
+  const shentsize = elf.readUInt16LE(0x3a);
+  const shnum = elf.readUInt16LE(0x3c);
+  const header = (i) => shoff + i * shentsize;
+  const strtab = Number(elf.readBigUInt64LE(header(elf.readUInt16LE(0x3e)) + 0x18));
+  return Array.from({ length: shnum }, (_, i) => {
+    const at = strtab + elf.readUInt32LE(header(i));
+    return elf.toString('latin1', at, elf.indexOf(0, at));
+  });
+}
+
+test('a release binary carries no symbol table: the linker strips it (build.rs)', (t) => {
+  const sections = elfSections(path.join(ROOT, binary));
+  assert.ok(sections.includes('.text') && sections.includes('.dynsym'), `sections: ${sections.join(' ')}`);
+  if (sections.includes('.debug_info')) return t.skip('a debug build, which keeps its symbols');
+  assert.ok(!sections.includes('.symtab'), 'a .symtab section is left in the binary');
+});
+
 test('tarballs installed into a fresh project serve HTTPS, from CommonJS and ESM', { timeout: 120000 }, async () => {
   const dist = tmp('dist');
   const main = packMain(dist);
