@@ -703,6 +703,11 @@ async fn read_loop<R: AsyncRead + Unpin>(
 /// stream push on the JS side, so a body arriving fast is passed on in pieces of `fill_to`
 /// instead. An end or error met after data is kept in `held` and returned by the next call,
 /// once the data before it is parsed.
+///
+/// The reads that do not wait still poll with the task's own waker. A TLS read also hands the
+/// socket what the writer left waiting for it, and a waker registered there takes the
+/// writer's place: a no-op one left a response waiting for a slow client never resumed once
+/// the reader had stopped (a paused body).
 async fn read_ready<R: AsyncRead + Unpin>(
     rd: &mut R,
     buf: &mut BytesMut,
@@ -723,26 +728,29 @@ async fn read_ready<R: AsyncRead + Unpin>(
     if total == 0 {
         return Ok(0);
     }
-    let mut cx = Context::from_waker(Waker::noop());
-    while buf.len() < fill_to && buf.capacity() > buf.len() {
-        let room = fill_to - buf.len();
-        match tokio_util::io::poll_read_buf(
-            Pin::new(&mut *rd),
-            &mut cx,
-            &mut (&mut *buf).limit(room),
-        ) {
-            Poll::Ready(Ok(0)) => {
-                *held = Some(Ok(()));
-                break;
+    std::future::poll_fn(|cx| {
+        while buf.len() < fill_to && buf.capacity() > buf.len() {
+            let room = fill_to - buf.len();
+            match tokio_util::io::poll_read_buf(
+                Pin::new(&mut *rd),
+                cx,
+                &mut (&mut *buf).limit(room),
+            ) {
+                Poll::Ready(Ok(0)) => {
+                    *held = Some(Ok(()));
+                    break;
+                }
+                Poll::Ready(Ok(n)) => total += n,
+                Poll::Ready(Err(e)) => {
+                    *held = Some(Err(e));
+                    break;
+                }
+                Poll::Pending => break,
             }
-            Poll::Ready(Ok(n)) => total += n,
-            Poll::Ready(Err(e)) => {
-                *held = Some(Err(e));
-                break;
-            }
-            Poll::Pending => break,
         }
-    }
+        Poll::Ready(())
+    })
+    .await;
     Ok(total)
 }
 
@@ -1078,4 +1086,78 @@ async fn write_pieces<W: AsyncWrite + Unpin>(
         }
     }
     wr.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Wake, Waker};
+
+    use super::*;
+
+    /// A stream that has `chunks` ready, one per read, then nothing, and remembers each waker
+    /// it was polled with.
+    struct Recording {
+        chunks: Vec<Vec<u8>>,
+        wakers: Arc<Mutex<Vec<Waker>>>,
+    }
+
+    impl AsyncRead for Recording {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            dst: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.wakers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(cx.waker().clone());
+            if self.chunks.is_empty() {
+                return Poll::Pending;
+            }
+            let chunk = self.chunks.remove(0);
+            dst.put_slice(&chunk);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    struct CountWakes(AtomicUsize);
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn regression_a_body_read_registered_a_no_op_waker_in_the_writers_place() {
+        let wakers = Arc::new(Mutex::new(Vec::new()));
+        let mut rd = Recording {
+            chunks: vec![vec![b'a'; 100], vec![b'b'; 100]],
+            wakers: Arc::clone(&wakers),
+        };
+        let mut buf = BytesMut::with_capacity(1024);
+        let mut held = None;
+        let task = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&task));
+        let mut cx = Context::from_waker(&waker);
+        let read = std::pin::pin!(read_ready(&mut rd, &mut buf, 1024, &mut held));
+        let Poll::Ready(Ok(total)) = read.poll(&mut cx) else {
+            panic!("the read had data ready");
+        };
+        assert_eq!(total, 200, "the second chunk was taken without waiting");
+        let wakers = wakers.lock().unwrap_or_else(|p| p.into_inner());
+        assert_eq!(
+            wakers.len(),
+            3,
+            "two reads that found data, one that found none"
+        );
+        for (i, polled) in wakers.iter().enumerate() {
+            assert!(
+                polled.will_wake(&waker),
+                "read {i} was polled with another waker"
+            );
+        }
+    }
 }
