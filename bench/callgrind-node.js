@@ -13,45 +13,21 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFileSync, spawn } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 
-const { ecdsaCertificateDir } = require('./common');
-
-const ROOT = path.resolve(__dirname, '..');
+const { ecdsaCertificateDir, serverUnderCallgrind } = require('./common');
 const SMALL = 3000;
 const LARGE = 8000;
 
 // Runs `impl`'s server under callgrind for `count` requests; resolves with its instruction total.
 function instructions(impl, count, certDir) {
   const out = path.join(certDir, `callgrind.${impl}.${count}.out`);
-  const server = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`,
-    process.execPath, path.join(__dirname, 'server.js'), impl, 'hello', certDir, 'ecdsa', 'h1'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  server.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => server.kill('SIGKILL'), 5 * 60 * 1000);
-    server.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const summary = fs.existsSync(out) && /^summary:\s*(\d+)/m.exec(fs.readFileSync(out, 'utf8'));
-      fs.rmSync(out, { force: true });
-      if (!summary) reject(new Error(`callgrind run of ${impl} failed (${code ?? signal}):\n${stderr}`));
-      else resolve(Number(summary[1]));
-    });
-  });
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${impl} did not start under valgrind within 2 minutes`)), 2 * 60 * 1000);
-    server.stdout.on('data', (d) => {
-      stdout += d;
-      const m = /ready (\d+)/.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
+  const { server, ready, exited: gone } = serverUnderCallgrind(out, [], [impl, 'hello', certDir, 'ecdsa', 'h1']);
+  const exited = gone.then(({ how, stderr }) => {
+    const summary = fs.existsSync(out) && /^summary:\s*(\d+)/m.exec(fs.readFileSync(out, 'utf8'));
+    fs.rmSync(out, { force: true });
+    if (!summary) throw new Error(`callgrind run of ${impl} failed (${how}):\n${stderr}`);
+    return Number(summary[1]);
   });
   return ready.then((port) => {
     const load = execFileSync('h2load', ['--h1', '-n', String(count), '-c', '1', `https://127.0.0.1:${port}/`],

@@ -1,10 +1,11 @@
 'use strict';
 // What the bench scripts share: their `--name value` options, a process's resident memory,
-// and a folder of test certificates.
+// a folder of test certificates, and a bench server run under valgrind's callgrind.
 
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { spawn } = require('node:child_process');
 
 const args = process.argv.slice(2);
 
@@ -33,4 +34,37 @@ function rssKiB(pid) {
   return Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)[1]);
 }
 
-module.exports = { args, option, flag, rssKiB, ecdsaCertificateDir };
+// Runs `bench/server.js <serverArgs>` under callgrind (with `valgrindArgs` besides), its
+// profile going to `out`. `ready` resolves with the port once it listens (within 2 minutes);
+// `exited` once the process is gone (killed after 5 minutes), with how it ended and its stderr.
+function serverUnderCallgrind(out, valgrindArgs, serverArgs) {
+  const server = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', ...valgrindArgs,
+    `--callgrind-out-file=${out}`, process.execPath, path.join(__dirname, 'server.js'), ...serverArgs], {
+    cwd: path.resolve(__dirname, '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  server.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => {
+    const timer = setTimeout(() => server.kill('SIGKILL'), 5 * 60 * 1000);
+    server.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ how: code ?? signal, stderr });
+    });
+  });
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${serverArgs[0]} did not start under valgrind within 2 minutes`)), 2 * 60 * 1000);
+    server.stdout.on('data', (d) => {
+      stdout += d;
+      const m = /ready (\d+)/.exec(stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  return { server, ready, exited };
+}
+
+module.exports = { args, option, flag, rssKiB, ecdsaCertificateDir, serverUnderCallgrind };

@@ -13,7 +13,9 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync, spawn } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
+
+const { serverUnderCallgrind } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..');
 const LIBRARY = 'rhttps.linux-x64-gnu.node';
@@ -34,50 +36,30 @@ function build(env) {
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
 }
 
-// The library's functions a callgrind profile (uncompressed names) shows as run.
+// The library's functions a callgrind profile (uncompressed names) shows as run, by name:
+// callgrind lists them in no lasting order, and the file should change only with what runs.
+// Code without a symbol, which callgrind names by its address, is left out.
 function functionsRun(profile) {
   const names = new Set();
   let inLibrary = false;
   for (const line of fs.readFileSync(profile, 'utf8').split('\n')) {
     if (line.startsWith('ob=')) inLibrary = line.endsWith(LIBRARY);
-    else if (line.startsWith('fn=') && inLibrary) names.add(line.slice(3));
+    else if (line.startsWith('fn=') && inLibrary && !line.startsWith('fn=0x')) names.add(line.slice(3));
   }
-  return names;
+  return new Set([...names].sort());
 }
 
 // Runs the bench server under callgrind until a second after listening and, with
 // `connections`, until that many fresh connections have each had a request answered.
 function record(certDir, connections) {
   const out = path.join(certDir, `callgrind.${connections}.out`);
-  const server = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--demangle=no',
-    '--compress-strings=no', '--compress-pos=no', `--callgrind-out-file=${out}`,
-    process.execPath, path.join(__dirname, 'server.js'), 'rhttps', 'hello', certDir, 'ecdsa', 'h1'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  server.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => server.kill('SIGKILL'), 5 * 60 * 1000);
-    server.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (!fs.existsSync(out)) return reject(new Error(`the callgrind run failed (${code ?? signal}):\n${stderr}`));
-      const names = functionsRun(out);
-      fs.rmSync(out, { force: true });
-      resolve(names);
-    });
-  });
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the server did not start under valgrind within 2 minutes')), 2 * 60 * 1000);
-    server.stdout.on('data', (d) => {
-      stdout += d;
-      const m = /ready (\d+)/.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
+  const { server, ready, exited: gone } = serverUnderCallgrind(out,
+    ['--demangle=no', '--compress-strings=no', '--compress-pos=no'], ['rhttps', 'hello', certDir, 'ecdsa', 'h1']);
+  const exited = gone.then(({ how, stderr }) => {
+    if (!fs.existsSync(out)) throw new Error(`the callgrind run failed (${how}):\n${stderr}`);
+    const names = functionsRun(out);
+    fs.rmSync(out, { force: true });
+    return names;
   });
   return ready.then(async (port) => {
     await new Promise((r) => setTimeout(r, 1000));

@@ -49,8 +49,8 @@ impl Lent {
         locked(&self.on_loan).insert(start, piece);
         let registry = Arc::clone(self);
         // SAFETY: `data` points at `len` bytes that the map entry keeps alive until the
-        // finalizer below removes it, and no one else writes to them: the engine handed the
-        // piece over and reads it again only for a write JS asks for.
+        // finalizer below removes it. Only JS writes to them, as to any Buffer it holds; the
+        // engine reads them again only for a write of them that JS asks for.
         let made = unsafe {
             BufferSlice::from_external(env, data, len, start, move |_, start| {
                 registry.end_loan(start)
@@ -63,8 +63,8 @@ impl Lent {
     }
 
     fn end_loan(&self, start: usize) {
-        let piece = locked(&self.on_loan).remove(&start);
-        drop(piece);
+        // The piece is freed here unless a queued write still holds it.
+        locked(&self.on_loan).remove(&start);
     }
 
     /// The engine's own bytes for `data`, when they lie inside a piece on loan.

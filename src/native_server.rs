@@ -15,8 +15,6 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{CleanupEnvHook, Env, Status};
 use napi_derive::napi;
 use rhttps_engine::event_queue::{Taken, Waker};
-
-use crate::lent::Lent;
 use rhttps_engine::hello::{AlpnChoice, HelloAnswer, HelloHooks};
 use rhttps_engine::pfx::Pfx;
 use rhttps_engine::server::WeakServer;
@@ -24,6 +22,7 @@ use rhttps_engine::tls::{self, Identity, TlsOptions};
 use rhttps_engine::{ListenOptions, Server};
 
 use crate::errors::{invalid_arg, to_js, JsResult};
+use crate::lent::Lent;
 
 type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;
 
@@ -494,9 +493,10 @@ impl NativeServer {
         let mut pieces = Vec::with_capacity(chunks.len());
         let mut small = bytes::BytesMut::new();
         for c in chunks {
-            let own = match c.len() >= LENT_MIN as usize {
-                true => self.lent.find(&c),
-                false => None,
+            let own = if c.len() >= LENT_MIN as usize {
+                self.lent.find(&c)
+            } else {
+                None
             };
             let piece = match own {
                 Some(piece) => piece,
