@@ -27,9 +27,13 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Lent {
-    /// The pieces of the batch just taken; any the last batch left untaken are dropped (each
-    /// BODY_LENT event takes one, so none are, unless decoding stopped inside a batch).
+    /// The pieces of the batch just taken; any an earlier batch left untaken are dropped (each
+    /// BODY_LENT event takes one, so none are, unless decoding stopped inside a batch). A
+    /// batch that lent nothing, most of them, costs no lock here.
     pub fn batch_taken(&self, pieces: Vec<Bytes>) {
+        if pieces.is_empty() {
+            return;
+        }
         let mut taken = locked(&self.taken);
         taken.clear();
         taken.extend(pieces);
