@@ -8,6 +8,11 @@
 //! sockets produces (a connection's OPEN, its first request and its end; requests from many
 //! connections) reach the consumer in one wake-up. Where both threads share a core, each
 //! wake-up is a context switch.
+//!
+//! Some events need not wake the consumer at all (`push_lazy`): a connection's CLOSE, once the
+//! connection is over on the wire, is only bookkeeping for JS. A batch of such events waits for
+//! the next event that does wake, or `LAZY_DELAY` at most: under a stream of short connections
+//! each one's end goes with the next one's OPEN and request instead of in a wake-up of its own.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -39,6 +44,10 @@ const LIGHT_BATCH: usize = 2;
 /// one core the consumer works while the engine goes on reading.
 const MAX_DEFER: Duration = Duration::from_micros(100);
 
+/// The longest a batch of lazy events alone waits for its wake-up (a timer's, so up to one
+/// millisecond of tokio's timer wheel more).
+pub const LAZY_DELAY: Duration = Duration::from_millis(1);
+
 thread_local! {
     /// Set on tokio's worker threads, the only ones whose park hook pays owed wake-ups.
     static DEFERS: Cell<bool> = const { Cell::new(false) };
@@ -67,6 +76,10 @@ struct Wake {
     /// When the batch's wake-up was first held back, in nanoseconds since `born`.
     deferred_at: AtomicU64,
     born: Instant,
+    /// Counts the batches taken, so a lazy timer knows whether its batch is still pending.
+    batches: AtomicU64,
+    /// The batch (`batches` + 1) that has a lazy timer running; 0 for none.
+    lazy_timer: AtomicU64,
     waker: Box<dyn Waker>,
 }
 
@@ -79,6 +92,28 @@ impl Wake {
 
     fn elapsed_ns(&self) -> u64 {
         u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// After a lazy push: a timer wakes the consumer unless something else does first.
+    /// Outside a tokio runtime (no timer to run) the push counts as any other.
+    fn after_lazy_push(self: &Arc<Self>) {
+        if self.scheduled.load(Ordering::Acquire) || self.owed.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.after_push();
+        };
+        let batch = self.batches.load(Ordering::Acquire) + 1;
+        if self.lazy_timer.swap(batch, Ordering::AcqRel) == batch {
+            return;
+        }
+        let wake = Arc::clone(self);
+        runtime.spawn(async move {
+            tokio::time::sleep(LAZY_DELAY).await;
+            if wake.batches.load(Ordering::Acquire) + 1 == batch {
+                wake.now();
+            }
+        });
     }
 
     /// After a push: wakes the consumer now, or leaves it to this thread's park.
@@ -149,6 +184,8 @@ impl EventQueue {
                 owed: AtomicBool::new(false),
                 deferred_at: AtomicU64::new(0),
                 born: Instant::now(),
+                batches: AtomicU64::new(0),
+                lazy_timer: AtomicU64::new(0),
                 waker,
             }),
             pushes: AtomicUsize::new(0),
@@ -168,6 +205,18 @@ impl EventQueue {
     /// Whatever `encode` writes lands whole or not at all: a panic inside it cannot leave half
     /// an event behind.
     pub fn push(&self, encode: impl FnOnce(&mut Encoder<'_>)) {
+        self.append(encode);
+        self.wake.after_push();
+    }
+
+    /// Appends events that need not reach the consumer before the next ones that do, nor
+    /// later than `LAZY_DELAY` (the module's comment says why).
+    pub fn push_lazy(&self, encode: impl FnOnce(&mut Encoder<'_>)) {
+        self.append(encode);
+        self.wake.after_lazy_push();
+    }
+
+    fn append(&self, encode: impl FnOnce(&mut Encoder<'_>)) {
         {
             let mut guard = self.lock();
             let batch = &mut *guard;
@@ -183,7 +232,6 @@ impl EventQueue {
             self.pending.store(partial.batch.size(), Ordering::Relaxed);
             self.pushes.fetch_add(1, Ordering::Relaxed);
         }
-        self.wake.after_push();
     }
 
     /// Takes the whole pending batch. The next push after this wakes the consumer again.
@@ -228,6 +276,7 @@ impl EventQueue {
 
     /// With the lock held: the batch is being taken.
     fn start_next_batch(&self) {
+        self.wake.batches.fetch_add(1, Ordering::AcqRel);
         self.wake.scheduled.store(false, Ordering::Release);
         self.pending.store(0, Ordering::Relaxed);
         let pushes = self.pushes.swap(0, Ordering::Relaxed);
@@ -390,6 +439,45 @@ mod tests {
     fn a_thread_that_never_parks_as_a_worker_wakes_the_consumer_at_once() {
         let (queue, wakes) = queue();
         queue.push(|e| e.drain(1));
+        assert_eq!(wakes.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_lazy_event_alone_wakes_the_consumer_only_after_the_lazy_delay() {
+        let (queue, wakes) = queue();
+        queue.push_lazy(|e| e.drain(1));
+        queue.push_lazy(|e| e.drain(2));
+        assert_eq!(wakes.load(Ordering::Relaxed), 0, "no wake-up at the push");
+        tokio::time::sleep(LAZY_DELAY * 4).await;
+        assert_eq!(wakes.load(Ordering::Relaxed), 1, "one timer for the batch");
+        let mut dst = [0u8; 64];
+        assert!(matches!(queue.take_into(&mut dst).0, Taken::Copied(n) if n > 0));
+    }
+
+    #[tokio::test]
+    async fn a_lazy_event_goes_with_the_next_event_that_wakes_and_its_timer_then_wakes_nothing() {
+        let (queue, wakes) = queue();
+        queue.push_lazy(|e| e.drain(1));
+        queue.push(|e| e.drain(2));
+        assert_eq!(wakes.load(Ordering::Relaxed), 1);
+        let both = encoded(|e| {
+            e.drain(1);
+            e.drain(2);
+        });
+        let mut dst = [0u8; 64];
+        assert_eq!(queue.take_into(&mut dst).0, Taken::Copied(both.len()));
+        tokio::time::sleep(LAZY_DELAY * 4).await;
+        assert_eq!(
+            wakes.load(Ordering::Relaxed),
+            1,
+            "the timer's batch was taken: the next one is not woken"
+        );
+    }
+
+    #[test]
+    fn a_lazy_event_pushed_outside_a_runtime_wakes_the_consumer_at_once() {
+        let (queue, wakes) = queue();
+        queue.push_lazy(|e| e.drain(1));
         assert_eq!(wakes.load(Ordering::Relaxed), 1);
     }
 

@@ -586,7 +586,12 @@ impl Drop for Registration {
             self.detail = "the connection's engine task failed".into();
         }
         let (reason, detail) = (self.reason, &self.detail);
-        self.shared.events.push(|ev| ev.close(id, reason, detail));
+        // The connection is over on the wire already: JS learns of it with its next batch (under
+        // a stream of short connections, the next one's OPEN and request) instead of in a
+        // wake-up of its own.
+        self.shared
+            .events
+            .push_lazy(|ev| ev.close(id, reason, detail));
     }
 }
 
