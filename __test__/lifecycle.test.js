@@ -97,3 +97,45 @@ test('regression: servers created and dropped without listening are garbage coll
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout.trim(), '100 alive');
 });
+
+// The scheduling policy of each of this process's threads named `name` (field 41 of
+// /proc/self/task/TID/stat: 0 SCHED_OTHER, 3 SCHED_BATCH), printed as JSON once a request
+// has been served (the engine's threads exist by then).
+const policiesScript = (p) => `${prelude(p)}
+  const fs = require('fs');
+  const policy = (tid) => {
+    const stat = fs.readFileSync('/proc/self/task/' + tid + '/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  };
+  const server = rhttps.createServer(opts, (req, res) => res.end('hi'));
+  server.listen(0, '127.0.0.1', () => {
+    https.get({ port: server.address().port, host: '127.0.0.1', servername: 'localhost', ca }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const engine = [];
+        for (const tid of fs.readdirSync('/proc/self/task')) {
+          const name = fs.readFileSync('/proc/self/task/' + tid + '/comm', 'utf8').trim();
+          if (name.startsWith('rhttps-io')) engine.push(policy(tid));
+        }
+        console.log(JSON.stringify({ main: policy(process.pid), engine }));
+        server.close();
+      });
+    });
+  });`;
+
+test('the engine threads run as SCHED_BATCH, so a readable socket does not interrupt the JS thread; the JS thread keeps its policy', { skip: process.platform !== 'linux' }, async () => {
+  const r = await runScript(policiesScript(pki()), { timeoutMs: 10000 });
+  assert.equal(r.code, 0, r.stderr);
+  const { main, engine } = JSON.parse(r.stdout);
+  assert.equal(main, 0);
+  assert.ok(engine.length >= 1, 'found the engine threads');
+  assert.deepEqual([...new Set(engine)], [3]);
+});
+
+test('RHTTPS_SCHED=normal leaves the engine threads on the default policy', { skip: process.platform !== 'linux' }, async () => {
+  const r = await runScript(policiesScript(pki()), { timeoutMs: 10000, env: { RHTTPS_SCHED: 'normal' } });
+  assert.equal(r.code, 0, r.stderr);
+  const { engine } = JSON.parse(r.stdout);
+  assert.ok(engine.length >= 1, 'found the engine threads');
+  assert.deepEqual([...new Set(engine)], [0]);
+});
