@@ -105,6 +105,12 @@ export declare class NativeServer {
   pause(id: number): void
   resume(id: number): void
   responseDone(id: number): void
+  /**
+   * `responseDone` for the first `count` connections of `ids`, in order: the JS side
+   * gathers the responses one tick of its event loop finished and reports them in one call,
+   * since a call into native code costs about a twentieth of a hello request's JS.
+   */
+  responsesDone(ids: Uint32Array, count: number): void
   /** The JS side is done with an HTTP/2 stream that ended without its response. */
   releaseStream(id: number): void
   /** Answers an upgrade request: `raw` turns the connection into a byte stream. */

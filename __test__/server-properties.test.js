@@ -70,6 +70,29 @@ test('closeIdleConnections() closes an idle keep-alive connection and leaves one
   assert.deepEqual(seen.rhttps, seen.node);
 });
 
+test('closeIdleConnections() from a response\'s \'finish\' closes that keep-alive connection at once, as on node:https (the engine hears of the finished response before it is asked)', async () => {
+  const seen = {};
+  for (const [name, createServer] of both) {
+    const s = createServer(pki().serverOptions, (req, res) => {
+      res.on('finish', () => s.closeIdleConnections());
+      res.end('ok');
+    });
+    const port = await listen(s, 0, '127.0.0.1');
+    const c = await new Promise((resolve) => {
+      const sock = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki().rootCert }, () => resolve(sock));
+      sock.on('error', () => {});
+    });
+    c.resume(); // A socket nobody reads never sees the server's FIN.
+    const closed = new Promise((resolve) => c.once('close', () => resolve(true)));
+    c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    seen[name] = await Promise.race([closed, new Promise((r) => setTimeout(r, 1000, false))]);
+    c.destroy();
+    await close(s);
+  }
+  assert.equal(seen.node, true, 'node:https reference');
+  assert.equal(seen.rhttps, seen.node);
+});
+
 test('the stand-in socket of a failed handshake says the handshake did not finish, as node:https does', async () => {
   const seen = {};
   for (const [name, createServer] of both) {

@@ -249,7 +249,7 @@ class Connection {
       process.nextTick(closeStream, socket);
       return;
     }
-    socket._native.responseDone(socket._id);
+    this.state.responseDone(socket._id);
     if (res._last) {
       socket.destroySoon();
     } else if (this.outgoing.length === 0) {
