@@ -106,9 +106,8 @@ export declare class NativeServer {
   resume(id: number): void
   responseDone(id: number): void
   /**
-   * `responseDone` for the first `count` connections of `ids`, in order: the JS side
-   * gathers the responses one tick of its event loop finished and reports them in one call,
-   * since a call into native code costs about a twentieth of a hello request's JS.
+   * `responseDone` for the first `count` connections of `ids`, in order: the responses one
+   * tick of the JS event loop finished, reported in one call (`ServerState#responseDone`).
    */
   responsesDone(ids: Uint32Array, count: number): void
   /** The JS side is done with an HTTP/2 stream that ended without its response. */

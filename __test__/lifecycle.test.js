@@ -98,9 +98,9 @@ test('regression: servers created and dropped without listening are garbage coll
   assert.equal(run.stdout.trim(), '100 alive');
 });
 
-// The scheduling policy of each of this process's threads named `name` (field 41 of
-// /proc/self/task/TID/stat: 0 SCHED_OTHER, 3 SCHED_BATCH), printed as JSON once a request
-// has been served (the engine's threads exist by then).
+// A served process prints the scheduling policy of its main thread and of each engine thread
+// (`rhttps-io`), from field 41 of /proc/self/task/TID/stat (0 SCHED_OTHER, 3 SCHED_BATCH), as
+// JSON once a request has been served (the engine's threads exist by then).
 const policiesScript = (p) => `${prelude(p)}
   const fs = require('fs');
   const policy = (tid) => {

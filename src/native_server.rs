@@ -593,9 +593,8 @@ impl NativeServer {
         self.engine.response_done(id)
     }
 
-    /// `responseDone` for the first `count` connections of `ids`, in order: the JS side
-    /// gathers the responses one tick of its event loop finished and reports them in one call,
-    /// since a call into native code costs about a twentieth of a hello request's JS.
+    /// `responseDone` for the first `count` connections of `ids`, in order: the responses one
+    /// tick of the JS event loop finished, reported in one call (`ServerState#responseDone`).
     #[napi(catch_unwind)]
     pub fn responses_done(&self, ids: &[u32], count: u32) {
         for &id in ids.iter().take(count as usize) {
