@@ -104,6 +104,40 @@ for (const how of ['terminate', 'exit']) {
   });
 }
 
+// A worker holding servers in each state its wake-up can be in at teardown: collected (closed
+// by its finalizer), made and never listened, listening. A wake-up still open when the
+// worker's loop closes would abort the whole process.
+const WORKER_SERVERS = `
+  const { parentPort, workerData } = require('node:worker_threads');
+  const http = require(workerData.root + '/http');
+  require('node:v8').setFlagsFromString('--expose-gc');
+  http.createServer(() => {});
+  require('node:vm').runInNewContext('gc')();
+  const kept = http.createServer(() => {});
+  const server = http.createServer((req, res) => res.end('from worker'));
+  server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
+  parentPort.on('message', () => process.exit(kept ? 7 : 0));
+`;
+
+test('a worker with a collected, an idle and a listening server exits with its own code', async () => {
+  const worker = new Worker(WORKER_SERVERS, { eval: true, workerData: { root: ROOT } });
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  const port = await within(new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  }), 5000, 'the worker listening');
+  const body = await within(new Promise((resolve, reject) => {
+    require('node:http').get({ host: '127.0.0.1', port, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve(text));
+    }).on('error', reject);
+  }), 3000, 'a request to the worker');
+  assert.strictEqual(body, 'from worker');
+  worker.postMessage('exit');
+  assert.strictEqual(await within(exited, 5000, 'the worker exiting'), 7);
+});
+
 // Opens `count` connections, each sending one request, and reports how many were answered.
 const FLOOD = `
   const net = require('node:net');

@@ -8,3 +8,4 @@ mod lent;
 mod native_server;
 mod node_names;
 mod tools;
+mod wake;

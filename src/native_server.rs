@@ -1,6 +1,6 @@
-//! `NativeServer`: one engine server as seen from JS. Events reach JS through one
-//! threadsafe function per server that carries no data: it only says "a batch is ready", and
-//! the JS callback takes the whole batch with `takeEventsInto()`.
+//! `NativeServer`: one engine server as seen from JS. Events reach JS through one wake-up per
+//! server that carries no data (`src/wake.rs`): it only says "a batch is ready", and the JS
+//! callback takes the whole batch with `takeEventsInto()`.
 //!
 //! A server belongs to the Node environment (main thread or worker) that made it: an
 //! environment cleanup hook shuts it down when that environment goes away, so a worker that
@@ -8,13 +8,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{Buffer, BufferSlice, Either, Function, ObjectFinalize};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{CleanupEnvHook, Env, Status};
+use napi::{CleanupEnvHook, Env, JsValue};
 use napi_derive::napi;
-use rhttps_engine::event_queue::{Taken, Waker};
+use rhttps_engine::event_queue::Taken;
 use rhttps_engine::hello::{AlpnChoice, HelloAnswer, HelloHooks};
 use rhttps_engine::pfx::Pfx;
 use rhttps_engine::server::WeakServer;
@@ -24,23 +23,7 @@ use rhttps_engine::{ListenOptions, Server};
 use crate::errors::{invalid_arg, to_js, JsResult};
 use crate::lent::Lent;
 
-type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;
-
-/// Shared by the engine (to wake JS) and the JS object (to ref/unref the event loop).
-type SharedWake = Arc<Mutex<WakeFn>>;
-
-struct TsfnWaker(SharedWake);
-
-impl Waker for TsfnWaker {
-    fn wake(&self) {
-        // Non-blocking: napi's queue is unbounded and we call at most once per batch.
-        let wake = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let _ = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-    }
-}
+use crate::wake::JsWake;
 
 /// TLS options as the JS layer normalizes them: PEM material as lists of buffers, and the
 /// negotiation options as Node spells them.
@@ -200,7 +183,7 @@ pub const LENT_MIN: u32 = rhttps_engine::events::LENT_MIN as u32;
 #[napi(custom_finalize)]
 pub struct NativeServer {
     engine: Server,
-    wake: SharedWake,
+    wake: JsWake,
     teardown: Option<CleanupEnvHook<Teardown>>,
     torn_down: Arc<AtomicBool>,
     lent: Arc<Lent>,
@@ -235,13 +218,10 @@ impl NativeServer {
         tls: Option<TlsInput>,
         on_events: Function<(), ()>,
     ) -> napi::Result<Self, String> {
-        let wake: WakeFn = on_events
-            .build_threadsafe_function::<()>()
-            .weak::<true>()
-            .build()
-            .map_err(|e| napi::Error::new("ERR_RHTTPS_NAPI".to_string(), e.reason.clone()))?;
-        let wake = Arc::new(Mutex::new(wake));
-        let engine = Server::new(Box::new(TsfnWaker(wake.clone())));
+        // SAFETY: constructor call on the JS thread; `on_events` is one of its arguments.
+        let (wake, engine_wake) = unsafe { JsWake::new(env.raw(), on_events.raw()) }
+            .map_err(|e| napi::Error::new("ERR_RHTTPS_NAPI".to_string(), e.to_string()))?;
+        let engine = Server::new(Box::new(engine_wake));
         if let Some(input) = &tls {
             engine.set_tls(&tls_options(input)).map_err(to_js)?;
         }
@@ -621,20 +601,12 @@ impl NativeServer {
 
     /// Keeps the process alive while this server can still deliver events.
     #[napi(js_name = "ref", catch_unwind)]
-    #[allow(deprecated)]
-    pub fn ref_(&self, env: Env) -> napi::Result<()> {
-        self.wake
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .refer(&env)
+    pub fn ref_(&self) {
+        self.wake.refer()
     }
 
     #[napi(catch_unwind)]
-    #[allow(deprecated)]
-    pub fn unref(&self, env: Env) -> napi::Result<()> {
-        self.wake
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .unref(&env)
+    pub fn unref(&self) {
+        self.wake.unref()
     }
 }

@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 
 use crate::events::Encoder;
 
-/// Wakes the consumer of the queue (the JS thread through a threadsafe function, or a test).
+/// Wakes the consumer of the queue (the JS thread through a libuv async handle, or a test).
 pub trait Waker: Send + Sync + 'static {
     fn wake(&self);
 }
