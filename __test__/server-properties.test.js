@@ -1,8 +1,8 @@
 'use strict';
 // Server and socket details libraries and Node's own tests read, compared with node:https on
 // the same input: net.Server's socket options, tls.Server's ALPN list, highWaterMark, the
-// refused socket encoding, bytesWritten while the response is still buffered, and which
-// connections closeIdleConnections() leaves open.
+// refused socket encoding, bytesWritten while the response is still buffered and for string
+// bodies in each encoding, and which connections closeIdleConnections() leaves open.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -41,6 +41,42 @@ test('highWaterMark (which node:https leaves to the TLS socket) and req/res; set
   }
   assert.deepEqual(seen.rhttps, seen.node);
   assert.equal(seen.node.encodingError, 'ERR_HTTP_SOCKET_ENCODING');
+});
+
+// Each response writes strings the way one application or another does: whole or in pieces, in
+// each encoding ServerResponse passes through to its socket.
+const STRING_BODIES = {
+  '/utf8': (res) => res.end('h\u00e9llo \u20ac \ud83d\ude00'),
+  '/latin1': (res) => res.end('caf\u00e9 \u00ff', 'latin1'),
+  '/hex': (res) => { res.write('68c3a9', 'hex'); res.end('6c6c6f', 'hex'); },
+  '/base64': (res) => res.end(Buffer.from('\u00e9t\u00e9 \u20ac').toString('base64'), 'base64'),
+  '/chunked': (res) => { res.write('a\u20ac'); res.write('b', 'latin1'); res.write(Buffer.from('\u00e7')); res.end('\u00e7'); },
+  '/latin1-header': (res) => { res.setHeader('X-Name', 'caf\u00e9'); res.end('\u20ac'); },
+};
+
+test('string bodies in utf8, latin1, hex and base64 reach the client byte for byte, and bytesWritten counts their bytes, as on node:https', async () => {
+  const seen = {};
+  for (const [name, createServer] of both) {
+    // The engine writes from its own thread, so a client in this process may read a response
+    // before the server's 'finish' (its write callbacks run in the next check phase): each
+    // count is awaited, not assumed to be there.
+    const written = {};
+    const s = createServer(pki().serverOptions, (req, res) => {
+      res.setHeader('Date', 'Thu, 01 Jan 1970 00:00:00 GMT');
+      written[req.url] = new Promise((resolve) => res.on('finish', () => resolve(req.socket.bytesWritten)));
+      STRING_BODIES[req.url](res);
+    });
+    const port = await listen(s, 0, '127.0.0.1');
+    seen[name] = {};
+    for (const path of Object.keys(STRING_BODIES)) {
+      const r = await within(request(port, { path }), 3000, `${name}: ${path}`);
+      const bytes = await within(written[path], 3000, `${name}: ${path} finishing`);
+      seen[name][path] = { body: r.body.toString('hex'), header: r.headers['x-name'], written: bytes };
+    }
+    await close(s);
+  }
+  assert.equal(seen.node['/utf8'].body, Buffer.from('h\u00e9llo \u20ac \ud83d\ude00').toString('hex'), 'node:https reference');
+  assert.deepEqual(seen.rhttps, seen.node);
 });
 
 test('closeIdleConnections() closes an idle keep-alive connection and leaves one whose request is half sent', async () => {
