@@ -8,6 +8,13 @@
 // 1 %); each figure is the difference between a short and a long run over the difference in
 // requests, which cancels start-up and shutdown.
 //
+// `--compare DIR` measures rhttps in this checkout and in the checkout DIR (each with its own
+// build) instead, for a change to the JS layer: V8 then runs single-threaded (`--single-threaded`:
+// its compilers and collector on the JS thread, not as they happen to be scheduled), and each
+// count is given for the JS thread alone and for the whole process. The JS thread's repeats to
+// within about 0.5 %, where the whole process's moves by up to 5 %. `--runs N` (2) alternates
+// the two checkouts N times.
+//
 // Needs valgrind and h2load (`apt-get install valgrind nghttp2-client`); h2load runs outside
 // valgrind, over one keep-alive HTTP/1.1 TLS connection.
 
@@ -15,7 +22,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 
-const { ecdsaCertificateDir, serverUnderCallgrind } = require('./common');
+const { ecdsaCertificateDir, serverUnderCallgrind, option } = require('./common');
 const SMALL = 3000;
 const LARGE = 8000;
 
@@ -29,6 +36,33 @@ function instructions(impl, count, certDir) {
     if (!summary) throw new Error(`callgrind run of ${impl} failed (${how}):\n${stderr}`);
     return Number(summary[1]);
   });
+  return loaded(server, ready, exited, count);
+}
+
+// The same for rhttps in checkout `root`, V8 single-threaded and each thread counted apart;
+// resolves with { main, all }: the JS thread's count (callgrind's thread 1) and every thread's.
+function threadInstructions(root, count, certDir) {
+  const out = path.join(certDir, `callgrind.threads.${count}.out`);
+  const { server, ready, exited: gone } = serverUnderCallgrind(out, ['--separate-threads=yes'],
+    ['rhttps', 'hello', certDir, 'ecdsa', 'h1'], { root, nodeArgs: ['--single-threaded'] });
+  const exited = gone.then(({ how, stderr }) => {
+    const files = fs.readdirSync(certDir).filter((f) => f.startsWith(path.basename(out)));
+    const counts = new Map();
+    for (const f of files) {
+      const text = fs.readFileSync(path.join(certDir, f), 'utf8');
+      fs.rmSync(path.join(certDir, f), { force: true });
+      const thread = /^thread:\s*(\d+)/m.exec(text);
+      const summary = /^summary:\s*(\d+)/m.exec(text);
+      if (thread && summary) counts.set(Number(thread[1]), Number(summary[1]));
+    }
+    if (!counts.has(1)) throw new Error(`callgrind run of ${root} failed (${how}):\n${stderr}`);
+    return { main: counts.get(1), all: [...counts.values()].reduce((a, b) => a + b, 0) };
+  });
+  return loaded(server, ready, exited, count);
+}
+
+// Sends `count` requests once the server listens, then stops it; resolves with `exited`'s value.
+function loaded(server, ready, exited, count) {
   return ready.then((port) => {
     const load = execFileSync('h2load', ['--h1', '-n', String(count), '-c', '1', `https://127.0.0.1:${port}/`],
       { encoding: 'utf8', timeout: 5 * 60 * 1000 });
@@ -49,7 +83,12 @@ async function main() {
     }
   }
   const certDir = ecdsaCertificateDir('rhttps-callgrind-node-');
+  const other = option('compare', null);
   try {
+    if (other !== null) {
+      await compare([path.resolve(__dirname, '..'), path.resolve(other)], Number(option('runs', 2)), certDir);
+      return;
+    }
     console.log('| server | instructions per keep-alive hello request (whole process) |');
     console.log('|---|---|');
     for (const impl of ['rhttps', 'node']) {
@@ -60,6 +99,20 @@ async function main() {
     }
   } finally {
     fs.rmSync(certDir, { recursive: true, force: true });
+  }
+}
+
+// Alternates the checkouts `runs` times; a row per run and checkout.
+async function compare(roots, runs, certDir) {
+  console.log('| checkout | run | instructions per keep-alive hello request: JS thread | whole process |');
+  console.log('|---|---:|---:|---:|');
+  for (let run = 1; run <= runs; run++) {
+    for (const root of roots) {
+      const small = await threadInstructions(root, SMALL, certDir);
+      const large = await threadInstructions(root, LARGE, certDir);
+      const per = (key) => Math.round((large[key] - small[key]) / (LARGE - SMALL)).toLocaleString('en-US');
+      console.log(`| ${root} | ${run} | ${per('main')} | ${per('all')} |`);
+    }
   }
 }
 

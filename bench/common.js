@@ -37,10 +37,11 @@ function rssKiB(pid) {
 // Runs `bench/server.js <serverArgs>` under callgrind (with `valgrindArgs` besides), its
 // profile going to `out`. `ready` resolves with the port once it listens (within 2 minutes);
 // `exited` once the process is gone (killed after 5 minutes), with how it ended and its stderr.
-function serverUnderCallgrind(out, valgrindArgs, serverArgs) {
+// `root` is the checkout whose server (and so whose build) runs; `nodeArgs` go to Node.
+function serverUnderCallgrind(out, valgrindArgs, serverArgs, { root = path.resolve(__dirname, '..'), nodeArgs = [] } = {}) {
   const server = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', ...valgrindArgs,
-    `--callgrind-out-file=${out}`, process.execPath, path.join(__dirname, 'server.js'), ...serverArgs], {
-    cwd: path.resolve(__dirname, '..'),
+    `--callgrind-out-file=${out}`, process.execPath, ...nodeArgs, path.join(root, 'bench', 'server.js'), ...serverArgs], {
+    cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
