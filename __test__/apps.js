@@ -3,11 +3,12 @@
 // and over HTTP/1.1 and HTTP/2 from one rhttps server (http2.test.js).
 
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
 
-const staticDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-static-'));
+const { tempDir } = require('./helpers');
+
+const staticDir = tempDir('static');
 const bigFile = crypto.randomBytes(300 * 1024);
 fs.writeFileSync(path.join(staticDir, 'big.bin'), bigFile);
 fs.writeFileSync(path.join(staticDir, 'index.html'), '<h1>static index</h1>');

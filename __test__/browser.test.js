@@ -6,12 +6,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const crypto = require('node:crypto');
 const { WebSocketServer } = require('ws');
 const rhttps = require('..');
-const { pki, listen, close } = require('./helpers');
+const { pki, listen, close, tempDir } = require('./helpers');
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -33,7 +31,7 @@ async function launch() {
   const spki = crypto.createHash('sha256')
     .update(crypto.createPublicKey(pki().leafCert).export({ type: 'spki', format: 'der' }))
     .digest('base64');
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-chromium-'));
+  const profile = tempDir('chromium');
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,

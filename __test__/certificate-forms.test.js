@@ -6,15 +6,14 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const https = require('node:https');
 const crypto = require('node:crypto');
 const { execFileSync } = require('node:child_process');
 const rhttps = require('..');
-const { listen, close, within } = require('./helpers');
+const { listen, close, within, tempDir } = require('./helpers');
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-forms-'));
+const dir = tempDir('forms');
 const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 const read = (f) => fs.readFileSync(path.join(dir, f), 'utf8');
 

@@ -5,11 +5,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const net = require('node:net');
 const rhttps = require('..');
-const { ROOT, pki, listen, close, runScript, request } = require('./helpers');
+const { ROOT, pki, listen, close, runScript, request, tempDir } = require('./helpers');
 
 function freePort() {
   return new Promise((resolve) => {
@@ -53,7 +52,7 @@ test('cluster workers listening on one port all serve requests', async () => {
       rhttps.createServer({ key: process.env.KEY, cert: process.env.CERT }, (req, res) => res.end(String(process.pid)))
         .listen(port, '127.0.0.1', () => process.send('listening'));
     }`;
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-cluster-')), 'cluster.js');
+  const file = path.join(tempDir('cluster'), 'cluster.js');
   fs.writeFileSync(file, source);
   const run = await runScript(`require(${JSON.stringify(file)})`, { timeoutMs: 30000 });
   assert.equal(run.code, 0, run.stderr);

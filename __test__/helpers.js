@@ -12,12 +12,33 @@ const { execFileSync, spawn } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..');
 
+// Scratch directories of this test process, removed when it exits (node --test runs each test
+// file in a process of its own), so that runs of the suite leave nothing in the temp directory.
+const scratchDirs = [];
+
+function tempDir(name) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rhttps-${name}-`));
+  if (scratchDirs.length === 0) process.on('exit', removeScratchDirs);
+  scratchDirs.push(dir);
+  return dir;
+}
+
+function removeScratchDirs() {
+  for (const dir of scratchDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // A child process still writing there (a browser profile) must not fail the exit.
+    }
+  }
+}
+
 let pkiCache = null;
 
 // root CA -> intermediate CA -> leaf for localhost/127.0.0.1/::1, plus an unrelated key.
 function pki() {
   if (pkiCache) return pkiCache;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-pki-'));
+  const dir = tempDir('pki');
   const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ext = (name, text) => fs.writeFileSync(path.join(dir, name), text);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
@@ -182,4 +203,4 @@ async function until(check, ms, what) {
   }
 }
 
-module.exports = { ROOT, pki, listen, close, withServer, request, rawTls, rawHttpGet, runScript, within, until };
+module.exports = { ROOT, tempDir, pki, listen, close, withServer, request, rawTls, rawHttpGet, runScript, within, until };

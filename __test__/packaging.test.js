@@ -5,10 +5,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { ROOT, runScript } = require('./helpers');
+const { ROOT, runScript, tempDir } = require('./helpers');
 
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const platformDir = 'linux-x64-gnu';
@@ -18,9 +17,7 @@ function npm(args, cwd) {
   return execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, stdio: 'pipe' }).toString();
 }
 
-function tmp(name) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `rhttps-${name}-`));
-}
+const tmp = tempDir;
 
 // The package directory as a release publishes it: the files list, with the binaries living
 // in the per-platform packages (so no `.node` at the top).

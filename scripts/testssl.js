@@ -95,6 +95,8 @@ async function main() {
     report = await runTestssl(binary, port, path.join(dir, 'root.crt'));
   } finally {
     child.kill();
+    // The server has read its certificate and key; the chain was made for this run alone.
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   process.stdout.write(report);
   const findings = report.split('\n').filter((line) => /NOT ok|VULNERABLE/.test(line) && !/not vulnerable/i.test(line));
