@@ -5,11 +5,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const https = require('node:https');
 const { spawn } = require('node:child_process');
-const { ROOT, pki } = require('./helpers');
+const { ROOT, pki, tempDir, within } = require('./helpers');
 
 // Starts `node file` and resolves once `ready` matches its output.
 function start(file, { cwd, env = {}, ready }) {
@@ -41,7 +40,7 @@ function get(url, ca) {
 
 test('the seed example runs verbatim with a CA-signed chain; a client trusting only the root connects', async (t) => {
   const p = pki();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rhttps-seed-'));
+  const dir = tempDir('seed');
   fs.mkdirSync(path.join(dir, 'path/to'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'path/to/private.key'), p.leafKey);
   fs.writeFileSync(path.join(dir, 'path/to/certificate.crt'), p.leafCert);
@@ -66,17 +65,20 @@ test('the seed example runs verbatim with a CA-signed chain; a client trusting o
   }
 });
 
-test('npm start\'s example generates a certificate, says how to trust it, and serves', async () => {
+test('npm start\'s example generates a certificate, says how to trust it, serves, and removes the certificate when stopped', async () => {
   const run = start(path.join(ROOT, 'examples/server.js'), {
     cwd: ROOT,
     env: { PORT: '0' },
     ready: /curl --cacert (\S+) (https:\/\/localhost:\d+\/)/,
   });
   const [, certPath, url] = await run.started;
+  const exited = new Promise((resolve) => run.child.once('exit', resolve));
   try {
     const r = await get(url, fs.readFileSync(certPath));
     assert.deepEqual(r, { status: 200, body: 'Hello, Secure World!' });
   } finally {
     run.child.kill('SIGTERM');
   }
+  assert.equal(await within(exited, 10000, 'the example exiting on SIGTERM'), 0);
+  assert.equal(fs.existsSync(certPath), false, `${certPath} is left behind`);
 });

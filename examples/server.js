@@ -24,6 +24,8 @@ function credentials() {
 }
 
 const { options, certPath } = credentials();
+// The certificate is made anew at each start, so it goes when the server stops.
+if (certPath) process.on('exit', () => fs.rmSync(certPath, { force: true }));
 const server = https.createServer(options, (req, res) => {
   res.writeHead(200);
   res.end('Hello, Secure World!');
