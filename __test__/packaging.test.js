@@ -17,12 +17,10 @@ function npm(args, cwd) {
   return execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, stdio: 'pipe' }).toString();
 }
 
-const tmp = tempDir;
-
 // The package directory as a release publishes it: the files list, with the binaries living
 // in the per-platform packages (so no `.node` at the top).
 function stageRelease() {
-  const stage = tmp('stage-main');
+  const stage = tempDir('stage-main');
   for (const f of [...pkg.files, 'package.json', 'README.md', 'LICENSE']) {
     if (f.includes('*')) continue;
     fs.cpSync(path.join(ROOT, f), path.join(stage, f), { recursive: true });
@@ -43,7 +41,7 @@ function packMain(dest) {
 }
 
 function packPlatform(dest) {
-  const stage = tmp('stage-platform');
+  const stage = tempDir('stage-platform');
   fs.cpSync(path.join(ROOT, 'npm', platformDir), stage, { recursive: true });
   fs.copyFileSync(path.join(ROOT, binary), path.join(stage, binary));
   npm(['pack', '--pack-destination', dest], stage);
@@ -51,7 +49,7 @@ function packPlatform(dest) {
 }
 
 function freshProject() {
-  const dir = tmp('app');
+  const dir = tempDir('app');
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
   return dir;
 }
@@ -89,7 +87,7 @@ test('a release binary carries no symbol table: the linker strips it (build.rs)'
 });
 
 test('tarballs installed into a fresh project serve HTTPS, from CommonJS and ESM', { timeout: 120000 }, async () => {
-  const dist = tmp('dist');
+  const dist = tempDir('dist');
   const main = packMain(dist);
   const platform = packPlatform(dist);
   const app = freshProject();
@@ -117,7 +115,7 @@ test('tarballs installed into a fresh project serve HTTPS, from CommonJS and ESM
 });
 
 test('with no binary for the platform, require says which platform and what to do', { timeout: 120000 }, async () => {
-  const dist = tmp('dist');
+  const dist = tempDir('dist');
   const main = packMain(dist);
   const app = freshProject();
   npm(['install', '--omit=optional', main], app);
